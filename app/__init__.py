@@ -1,0 +1,1 @@
+"""jobql: the jobs API of a security-analysis platform, served as GraphQL."""

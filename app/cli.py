@@ -1,0 +1,149 @@
+"""The `jobql` command: serve, migrate, seed, make API keys, export the schema."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+from collections.abc import Sequence
+
+from app.auth import Role
+from app.blobs import BlobStore
+from app.config import Settings
+from app.db.engine import Database
+from app.db.migrate import upgrade
+from app.errors import DomainError
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        return int(args.run(args) or 0)
+    except DomainError as e:
+        print(f"jobql: {e.message}", file=sys.stderr)
+        return 2
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="jobql", description=__doc__)
+    commands = parser.add_subparsers(required=True, metavar="COMMAND")
+
+    serve = commands.add_parser("serve", help="migrate, then serve the API")
+    serve.add_argument("--demo", action="store_true", help="load the demo data if empty")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--workers", type=int, default=1)
+    serve.set_defaults(run=_serve)
+
+    db = commands.add_parser("db", help="database maintenance").add_subparsers(required=True)
+    db.add_parser("upgrade", help="apply the migrations").set_defaults(run=_db_upgrade)
+
+    seed = commands.add_parser("seed", help="load data")
+    what = seed.add_mutually_exclusive_group(required=True)
+    what.add_argument("--demo", action="store_true", help="the demo set from seeds/")
+    what.add_argument("--synthetic", type=int, metavar="N", help="N synthetic jobs")
+    seed.set_defaults(run=_seed)
+
+    apikey = commands.add_parser("apikey", help="API keys").add_subparsers(required=True)
+    create = apikey.add_parser("create", help="print a new key (creating the user if new)")
+    create.add_argument("--org", required=True)
+    create.add_argument("--login", required=True)
+    create.add_argument("--roles", default="read", type=_roles, help="e.g. read,analyze")
+    create.set_defaults(run=_apikey_create)
+
+    commands.add_parser("export-schema", help="print the SDL").set_defaults(run=_export_schema)
+    return parser
+
+
+def _roles(text: str) -> list[Role]:
+    try:
+        return [Role(part.strip().upper()) for part in text.split(",") if part.strip()]
+    except ValueError:
+        roles = ", ".join(r.lower() for r in Role)
+        raise argparse.ArgumentTypeError(f"roles are {roles}") from None
+
+
+def _serve(args: argparse.Namespace) -> None:
+    import uvicorn
+
+    settings = Settings()
+    asyncio.run(_prepare(settings, demo=args.demo))
+    if args.demo:
+        from app.seed.demo import demo_keys
+
+        keys = demo_keys()
+        os.environ["JOBQL_DEMO_API_KEY"] = next(k["key"] for k in keys if k["roles"] == ["READ"])
+        print("Demo API keys (Authorization: Bearer <key>):")
+        for user in keys:
+            print(f"  {user['login']:<14} {','.join(user['roles']):<22} {user['key']}")
+        print(f"Explorer: http://{args.host}:{args.port}/graphql", flush=True)
+    uvicorn.run(
+        "app.main:create_app",
+        factory=True,
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
+        loop="uvloop",
+        http="httptools",
+        server_header=False,
+        proxy_headers=True,
+        access_log=False,
+        timeout_graceful_shutdown=10,
+    )
+
+
+async def _prepare(settings: Settings, *, demo: bool) -> None:
+    await upgrade(settings.database_url)
+    if demo:
+        await _load_demo(settings, quiet=True)
+
+
+async def _load_demo(settings: Settings, *, quiet: bool = False) -> None:
+    from app.seed.demo import is_empty, load_demo
+
+    db = Database(settings)
+    try:
+        if await is_empty(db):
+            count = await load_demo(db, BlobStore(settings.blob_dir))
+            print(f"Loaded the demo data: {count} jobs", file=sys.stderr)
+        elif not quiet:
+            print("The database has data already: demo data not loaded", file=sys.stderr)
+    finally:
+        await db.dispose()
+
+
+def _db_upgrade(_: argparse.Namespace) -> None:
+    asyncio.run(upgrade(Settings().database_url))
+
+
+def _seed(args: argparse.Namespace) -> None:
+    settings = Settings()
+    asyncio.run(upgrade(settings.database_url))
+    if args.demo:
+        asyncio.run(_load_demo(settings))
+        return
+    from app.seed.synthetic import seed_synthetic
+
+    asyncio.run(seed_synthetic(settings, args.synthetic))
+
+
+def _apikey_create(args: argparse.Namespace) -> None:
+    from app.services.users import create_api_key
+
+    async def create() -> str:
+        db = Database(Settings())
+        try:
+            return await create_api_key(
+                db, organization=args.org, login=args.login, roles=args.roles
+            )
+        finally:
+            await db.dispose()
+
+    print(asyncio.run(create()))
+
+
+def _export_schema(_: argparse.Namespace) -> None:
+    from app.graphql.schema import schema_sdl
+
+    sys.stdout.write(schema_sdl())

@@ -1,0 +1,70 @@
+"""Settings, read once from JOBQL_* environment variables and validated."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+SQLITE_DEFAULT = "sqlite+aiosqlite:///jobql.db"
+MIN_SECRET_LENGTH = 32
+
+
+class Settings(BaseSettings):
+    """Every knob of a jobql process. Relative paths resolve against the working folder."""
+
+    model_config = SettingsConfigDict(env_prefix="JOBQL_", frozen=True)
+
+    database_url: str = SQLITE_DEFAULT
+    blob_dir: Path = Path("blobs")
+    # Signs attachment download links. Unset: a random key kept in `secret_file`, shared by
+    # every worker on this host; set it explicitly when several hosts serve the same data.
+    secret_key: SecretStr | None = None
+    secret_file: Path = Path("jobql.secret")
+    pool_size: int = Field(default=10, ge=1, le=200)
+    pool_timeout_seconds: float = Field(default=5.0, gt=0)
+    statement_timeout_ms: int = Field(default=5000, ge=100)
+    sqlite_busy_timeout_ms: int = Field(default=5000, ge=0)
+
+    default_page_size: int = Field(default=25, ge=1)
+    max_page_size: int = Field(default=100, ge=1)
+    max_query_depth: int = Field(default=10, ge=1)
+    max_aliases: int = Field(default=30, ge=1)
+    max_tokens: int = Field(default=5000, ge=10)
+    max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
+    tql_max_length: int = Field(default=4000, ge=1)
+    tql_max_in_values: int = Field(default=500, ge=1)
+    tql_max_depth: int = Field(default=32, ge=1)
+    tql_max_terms: int = Field(default=200, ge=1)
+    download_url_max_seconds: int = Field(default=24 * 3600, ge=1)
+
+    # Set by `jobql serve --demo`: the explorer opens with this key in its headers.
+    demo_api_key: str | None = None
+
+    @field_validator("database_url")
+    @classmethod
+    def _absolute_sqlite_path(cls, url: str) -> str:
+        """Resolve a relative SQLite path now, so workers and migrations agree on one file."""
+        prefix = "sqlite+aiosqlite:///"
+        if url.startswith(prefix) and not url.startswith(prefix + "/"):
+            path = url[len(prefix) :]
+            if path and path != ":memory:":
+                return prefix + str(Path(path).resolve())
+        return url
+
+    @field_validator("blob_dir", "secret_file")
+    @classmethod
+    def _absolute_path(cls, path: Path) -> Path:
+        return path.resolve()
+
+    @field_validator("secret_key")
+    @classmethod
+    def _strong_secret(cls, key: SecretStr | None) -> SecretStr | None:
+        if key is not None and len(key.get_secret_value()) < MIN_SECRET_LENGTH:
+            raise ValueError(f"JOBQL_SECRET_KEY must have at least {MIN_SECRET_LENGTH} characters")
+        return key
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")

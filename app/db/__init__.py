@@ -1,0 +1,1 @@
+"""Storage: engine and connections, table models, migrations."""

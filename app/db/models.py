@@ -1,0 +1,185 @@
+"""Table models. Hot paths read these tables through Core (`Model.__table__`) as plain rows."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Table,
+    Text,
+)
+from sqlmodel import Field, SQLModel
+
+from app.db.types import Json, UTCDateTime, code_point_text
+
+# SQLite only auto-increments an INTEGER PRIMARY KEY; PostgreSQL gets a 64-bit identity.
+AutoId = BigInteger().with_variant(Integer(), "sqlite")
+ID = 32
+
+
+def _created_at() -> Any:
+    return Field(sa_column=Column(UTCDateTime(), nullable=False))
+
+
+class Organization(SQLModel, table=True):
+    __tablename__ = "organization"
+    id: str = Field(sa_column=Column(code_point_text(64), primary_key=True))
+    name: str = Field(sa_column=Column(Text(), nullable=False))
+    created_at: datetime = _created_at()
+
+
+class User(SQLModel, table=True):
+    __tablename__ = "app_user"  # "user" is reserved on PostgreSQL
+    login: str = Field(sa_column=Column(code_point_text(128), primary_key=True))
+    organization_id: str = Field(
+        sa_column=Column(ForeignKey("organization.id"), nullable=False, index=True)
+    )
+    name: str = Field(sa_column=Column(Text(), nullable=False))
+    roles: list[str] = Field(sa_column=Column(Json, nullable=False))
+    locked: bool = Field(sa_column=Column(Boolean(), nullable=False, default=False))
+    created_at: datetime = _created_at()
+
+
+class ApiKey(SQLModel, table=True):
+    """A key is `jq_<id>_<secret>`: looked up by id, its secret compared as a SHA-256 digest."""
+
+    __tablename__ = "api_key"
+    id: str = Field(sa_column=Column(String(32), primary_key=True))
+    user_login: str = Field(
+        sa_column=Column(ForeignKey("app_user.login"), nullable=False, index=True)
+    )
+    secret_sha256: str = Field(sa_column=Column(String(64), nullable=False))
+    created_at: datetime = _created_at()
+
+
+class Analyzer(SQLModel, table=True):
+    __tablename__ = "analyzer"
+    id: str = Field(sa_column=Column(code_point_text(ID), primary_key=True))
+    organization_id: str = Field(sa_column=Column(ForeignKey("organization.id"), nullable=False))
+    name: str = Field(sa_column=Column(code_point_text(200), nullable=False))
+    definition_id: str = Field(sa_column=Column(code_point_text(200), nullable=False))
+    version: str = Field(sa_column=Column(Text(), nullable=False))
+    description: str | None = Field(default=None, sa_column=Column(Text()))
+    author: str | None = Field(default=None, sa_column=Column(Text()))
+    license: str | None = Field(default=None, sa_column=Column(Text()))
+    url: str | None = Field(default=None, sa_column=Column(Text()))
+    data_types: list[str] = Field(sa_column=Column(Json, nullable=False))
+    max_tlp: int = Field(sa_column=Column(Integer(), nullable=False))
+    job_cache_minutes: int | None = Field(default=None, sa_column=Column(Integer()))
+    enabled: bool = Field(sa_column=Column(Boolean(), nullable=False))
+    created_at: datetime = _created_at()
+
+    __table_args__ = (Index("ix_analyzer_org_name", "organization_id", "name", "id"),)
+
+
+class Attachment(SQLModel, table=True):
+    __tablename__ = "attachment"
+    id: str = Field(sa_column=Column(code_point_text(ID), primary_key=True))
+    organization_id: str = Field(sa_column=Column(ForeignKey("organization.id"), nullable=False))
+    name: str = Field(sa_column=Column(Text(), nullable=False))
+    size: int = Field(sa_column=Column(BigInteger(), nullable=False))
+    content_type: str = Field(sa_column=Column(Text(), nullable=False))
+    sha256: str = Field(sa_column=Column(String(64), nullable=False, index=True))
+    sha1: str = Field(sa_column=Column(String(40), nullable=False))
+    md5: str = Field(sa_column=Column(String(32), nullable=False))
+    created_at: datetime = _created_at()
+
+
+class Job(SQLModel, table=True):
+    __tablename__ = "job"
+    id: str = Field(sa_column=Column(code_point_text(ID), primary_key=True))
+    organization_id: str = Field(sa_column=Column(ForeignKey("organization.id"), nullable=False))
+    # No foreign key: a job outlives its analyzer, whose name it keeps.
+    analyzer_id: str = Field(sa_column=Column(code_point_text(ID), nullable=False))
+    analyzer_name: str = Field(sa_column=Column(code_point_text(200), nullable=False))
+    analyzer_definition_id: str = Field(sa_column=Column(code_point_text(200), nullable=False))
+    data_type: str = Field(sa_column=Column(code_point_text(32), nullable=False))
+    status: str = Field(sa_column=Column(String(16), nullable=False))
+    data: str | None = Field(default=None, sa_column=Column(code_point_text()))
+    attachment_id: str | None = Field(
+        default=None, sa_column=Column(ForeignKey("attachment.id"), nullable=True)
+    )
+    parameters: dict[str, Any] = Field(sa_column=Column(Json, nullable=False))
+    message: str = Field(sa_column=Column(code_point_text(), nullable=False))
+    tlp: int = Field(sa_column=Column(Integer(), nullable=False))
+    pap: int = Field(sa_column=Column(Integer(), nullable=False))
+    start_date: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
+    end_date: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
+    created_at: datetime = _created_at()
+    created_by: str = Field(sa_column=Column(code_point_text(128), nullable=False))
+    updated_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
+    updated_by: str | None = Field(default=None, sa_column=Column(code_point_text(128)))
+
+    __table_args__ = (
+        Index("ix_job_org_created", "organization_id", "created_at", "id"),
+        Index("ix_job_analyzer_created", "analyzer_id", "created_at", "id"),
+        Index("ix_job_attachment", "attachment_id"),
+    )
+
+
+class Report(SQLModel, table=True):
+    __tablename__ = "report"
+    job_id: str = Field(
+        sa_column=Column(ForeignKey("job.id", ondelete="CASCADE"), primary_key=True)
+    )
+    success: bool = Field(sa_column=Column(Boolean(), nullable=False))
+    taxonomies: list[dict[str, str]] = Field(sa_column=Column(Json, nullable=False))
+    # Can be large: the API reads it only when `full` is selected.
+    full: dict[str, Any] | None = Field(default=None, sa_column=Column(Json))
+    error_message: str | None = Field(default=None, sa_column=Column(Text()))
+    created_at: datetime = _created_at()
+
+
+class Artifact(SQLModel, table=True):
+    __tablename__ = "artifact"
+    id: int | None = Field(default=None, sa_column=Column(AutoId, primary_key=True))
+    job_id: str = Field(
+        sa_column=Column(ForeignKey("job.id", ondelete="CASCADE"), nullable=False, index=True)
+    )
+    data_type: str = Field(sa_column=Column(Text(), nullable=False))
+    data: str | None = Field(default=None, sa_column=Column(Text()))
+    attachment_id: str | None = Field(
+        default=None, sa_column=Column(ForeignKey("attachment.id"), nullable=True, index=True)
+    )
+    tlp: int = Field(sa_column=Column(Integer(), nullable=False))
+    message: str | None = Field(default=None, sa_column=Column(Text()))
+    tags: list[str] = Field(sa_column=Column(Json, nullable=False))
+
+
+class JobEvent(SQLModel, table=True):
+    __tablename__ = "job_event"
+    id: int | None = Field(default=None, sa_column=Column(AutoId, primary_key=True))
+    job_id: str = Field(
+        sa_column=Column(ForeignKey("job.id", ondelete="CASCADE"), nullable=False, index=True)
+    )
+    at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    status: str = Field(sa_column=Column(String(16), nullable=False))
+    previous_status: str | None = Field(default=None, sa_column=Column(String(16)))
+    actor: str = Field(sa_column=Column(Text(), nullable=False))
+    message: str | None = Field(default=None, sa_column=Column(Text()))
+
+
+def table(model: type[SQLModel]) -> Table:
+    """The Core table behind a model, typed for query building."""
+    t = model.__table__  # type: ignore[attr-defined]
+    assert isinstance(t, Table)
+    return t
+
+
+organizations = table(Organization)
+users = table(User)
+api_keys = table(ApiKey)
+analyzers = table(Analyzer)
+attachments = table(Attachment)
+jobs = table(Job)
+reports = table(Report)
+artifacts = table(Artifact)
+job_events = table(JobEvent)

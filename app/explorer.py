@@ -1,0 +1,265 @@
+"""The GraphiQL explorer at GET /graphql, served offline from pinned npm packages."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import html
+import json
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from starlette.responses import HTMLResponse, Response
+from starlette.staticfiles import PathLike, StaticFiles
+from starlette.types import ASGIApp, Scope
+
+from app.config import Settings
+
+ASSETS_URL = "/graphql/assets"
+ASSETS_ENV = "JOBQL_EXPLORER_ASSETS"
+INSTALL_HINT = "npm ci"
+
+# Public asset name -> file under node_modules. Only these are served: a whitelist, so nothing
+# else in node_modules (package.json files, source maps, other packages) is reachable.
+ASSET_FILES: Mapping[str, str] = {
+    "react.production.min.js": "react/umd/react.production.min.js",
+    "react-dom.production.min.js": "react-dom/umd/react-dom.production.min.js",
+    "graphiql.min.js": "graphiql/graphiql.min.js",
+    "graphiql.min.css": "graphiql/graphiql.min.css",
+}
+SCRIPTS = ("react.production.min.js", "react-dom.production.min.js", "graphiql.min.js")
+STYLESHEET = "graphiql.min.css"
+
+# The URL carries GraphiQL's version, so a day of caching never outlives an upgrade.
+ASSET_CACHE_CONTROL = "public, max-age=86400"
+
+EXAMPLE_QUERY = """\
+# Welcome to jobql. Press the run button (Ctrl-Enter).
+# The book icon on the left documents every field;
+# tql takes filters like "createdAt > 'now - 7 days'".
+query LatestReports {
+  jobs(first: 10, tql: "status = 'Success'") {
+    totalCount
+    nodes {
+      id
+      analyzerName
+      dataType
+      data
+      status
+      createdAt
+      report {
+        summary {
+          taxonomies { level namespace predicate value }
+        }
+      }
+    }
+    pageInfo { hasNextPage endCursor }
+  }
+}
+"""
+HEADERS_PLACEHOLDER = '{\n  "Authorization": "Bearer <paste your API key here>"\n}'
+
+# Constant, so its CSP hash is computed once; per-page values travel in a JSON data block,
+# which the browser never executes and CSP does not govern.
+BOOTSTRAP_JS = """\
+(function () {
+  "use strict";
+  var config = JSON.parse(document.getElementById("jobql-explorer-config").textContent);
+  var props = {
+    fetcher: GraphiQL.createFetcher({ url: config.url }),
+    defaultQuery: config.query,
+    headers: config.headers,
+    defaultHeaders: config.headers,
+    shouldPersistHeaders: false,
+    defaultEditorToolsVisibility: config.showHeaders ? "headers" : true
+  };
+  var root = ReactDOM.createRoot(document.getElementById("graphiql"));
+  root.render(React.createElement(GraphiQL, props));
+})();
+"""
+
+
+def csp_hash(source: str) -> str:
+    """The CSP source expression that allows exactly this inline script."""
+    digest = hashlib.sha256(source.encode()).digest()
+    return "'sha256-" + base64.b64encode(digest).decode() + "'"
+
+
+BOOTSTRAP_HASH = csp_hash(BOOTSTRAP_JS)
+# GraphiQL fills the window; inline, so hashed like the script (style attributes would need
+# 'unsafe-inline').
+PAGE_CSS = "body { margin: 0; overflow: hidden; } #graphiql { height: 100vh; }"
+PAGE_CSS_HASH = csp_hash(PAGE_CSS)
+
+
+def assets_dir() -> Path:
+    """Where the npm packages live: the repo's node_modules unless JOBQL_EXPLORER_ASSETS says."""
+    override = os.environ.get(ASSETS_ENV)
+    if override:
+        return Path(override).resolve()
+    return Path(__file__).resolve().parents[1] / "node_modules"
+
+
+def missing_assets(directory: Path | None = None) -> list[str]:
+    """The asset files that are not installed; empty when the explorer can run."""
+    root = directory if directory is not None else assets_dir()
+    return [rel for rel in ASSET_FILES.values() if not (root / rel).is_file()]
+
+
+def graphiql_version(directory: Path) -> str:
+    """GraphiQL's installed version, used to bust caches when it changes."""
+    try:
+        meta: dict[str, Any] = json.loads((directory / "graphiql/package.json").read_text())
+    except (OSError, ValueError):
+        return "unknown"
+    return str(meta.get("version", "unknown"))
+
+
+def script_json(value: object) -> str:
+    """JSON safe inside a <script> element: no way to close the tag or open a comment."""
+    text = json.dumps(value, ensure_ascii=False)
+    for char, escaped in (
+        ("&", "\\u0026"),
+        ("<", "\\u003c"),
+        (">", "\\u003e"),
+        ("\u2028", "\\u2028"),
+        ("\u2029", "\\u2029"),
+    ):
+        text = text.replace(char, escaped)
+    return text
+
+
+def explorer_config(settings: Settings, *, graphql_url: str = "/graphql") -> dict[str, object]:
+    """What the bootstrap script hands GraphiQL: endpoint, example query, headers."""
+    if settings.demo_api_key:
+        headers = json.dumps({"Authorization": f"Bearer {settings.demo_api_key}"}, indent=2)
+    else:
+        headers = HEADERS_PLACEHOLDER
+    return {
+        "url": graphql_url,
+        "query": EXAMPLE_QUERY,
+        "headers": headers,
+        "showHeaders": bool(settings.demo_api_key),
+    }
+
+
+def content_security_policy(*, scripts: bool) -> str:
+    """Everything from this origin only, so a closed network never sees an outside request."""
+    script_src = f"'self' {BOOTSTRAP_HASH}" if scripts else "'none'"
+    return "; ".join(
+        (
+            "default-src 'none'",
+            f"script-src {script_src}",
+            f"style-src 'self' {PAGE_CSS_HASH}",
+            "connect-src 'self'",
+            # GraphiQL's stylesheet embeds its icons and fonts as data: URLs.
+            "img-src 'self' data:",
+            "font-src 'self' data:",
+            "base-uri 'none'",
+            "form-action 'none'",
+            "frame-ancestors 'none'",
+        )
+    )
+
+
+def page_headers(*, scripts: bool) -> dict[str, str]:
+    # no-store: in demo mode the page carries an API key.
+    return {
+        "Content-Security-Policy": content_security_policy(scripts=scripts),
+        "Cache-Control": "no-store",
+        "X-Content-Type-Options": "nosniff",
+        "Referrer-Policy": "no-referrer",
+    }
+
+
+def render_page(config: dict[str, object], *, assets_url: str, version: str) -> str:
+    """The explorer's HTML: pinned assets from this origin, then the hashed bootstrap."""
+    query = f"?v={html.escape(version, quote=True)}"
+    base = html.escape(assets_url, quote=True)
+    scripts = "\n".join(f'  <script src="{base}/{name}{query}"></script>' for name in SCRIPTS)
+    return f"""<!doctype html>
+<html lang="en">
+<head>
+  <meta charset="utf-8">
+  <meta name="viewport" content="width=device-width, initial-scale=1">
+  <title>jobql explorer</title>
+  <link rel="icon" href="data:,">
+  <link rel="stylesheet" href="{base}/{STYLESHEET}{query}">
+  <style>{PAGE_CSS}</style>
+{scripts}
+</head>
+<body>
+  <div id="graphiql"></div>
+  <script type="application/json" id="jobql-explorer-config">{script_json(config)}</script>
+  <script>{BOOTSTRAP_JS}</script>
+</body>
+</html>
+"""
+
+
+def render_install_page(missing: list[str], directory: Path) -> str:
+    """Shown instead of a broken explorer when the npm packages are not installed."""
+    items = "\n".join(f"    <li><code>{html.escape(rel)}</code></li>" for rel in missing)
+    return f"""<!doctype html>
+<html lang="en">
+<head><meta charset="utf-8"><title>jobql explorer: assets not installed</title></head>
+<body>
+  <h1>The GraphiQL explorer's assets are not installed</h1>
+  <p>jobql serves GraphiQL from pinned npm packages, never from a CDN. These files are missing
+  under <code>{html.escape(str(directory))}</code>:</p>
+  <ul>
+{items}
+  </ul>
+  <p>Install them from the repository root with <code>{INSTALL_HINT}</code> (the README's
+  set-up command runs it), or point <code>{ASSETS_ENV}</code> at a <code>node_modules</code>
+  folder that has them, then reload this page.</p>
+  <p>The GraphQL endpoint itself works without them: POST queries to this URL.</p>
+</body>
+</html>
+"""
+
+
+def explorer_page(settings: Settings, *, assets_url: str = ASSETS_URL) -> Response:
+    """The HTML page for GET /graphql when a browser asks for text/html."""
+    directory = assets_dir()
+    missing = missing_assets(directory)
+    if missing:
+        body = render_install_page(missing, directory)
+        return HTMLResponse(body, headers=page_headers(scripts=False))
+    config = explorer_config(settings)
+    body = render_page(config, assets_url=assets_url, version=graphiql_version(directory))
+    return HTMLResponse(body, headers=page_headers(scripts=True))
+
+
+class ExplorerAssets(StaticFiles):
+    """StaticFiles limited to the explorer's whitelisted files, with cache headers."""
+
+    def lookup_path(self, path: str) -> tuple[str, os.stat_result | None]:
+        # get_path() has normalised the URL path; anything not whitelisted is a 404.
+        relative = ASSET_FILES.get(path)
+        if relative is None:
+            return "", None
+        return super().lookup_path(relative)
+
+    async def check_config(self) -> None:
+        # A missing node_modules means 404s (the page explains why), not a 500 per request.
+        return None
+
+    def file_response(
+        self,
+        full_path: PathLike,
+        stat_result: os.stat_result,
+        scope: Scope,
+        status_code: int = 200,
+    ) -> Response:
+        response = super().file_response(full_path, stat_result, scope, status_code)
+        response.headers["Cache-Control"] = ASSET_CACHE_CONTROL
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        return response
+
+
+def explorer_assets() -> ASGIApp:
+    """The ASGI app mounted at /graphql/assets: GraphiQL, React and ReactDOM UMD builds."""
+    return ExplorerAssets(directory=assets_dir(), check_dir=False)

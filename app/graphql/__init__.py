@@ -1,0 +1,1 @@
+"""The only translator between the API and the domain: types, inputs, loaders, schema."""

@@ -1,0 +1,93 @@
+"""The root Query: thin resolvers that translate arguments and call services."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import strawberry
+
+from app.graphql.context import Info, ListingBatch
+from app.graphql.types import (
+    After,
+    Analyzer,
+    Before,
+    Connection,
+    First,
+    Job,
+    JobListArgs,
+    Last,
+    OrderBy,
+    Viewer,
+    job_connection,
+    load_connection,
+    order_pairs,
+    page_size,
+)
+from app.pagination import window
+from app.services.analyzers import ANALYZER_ORDERING, analyzer_listing
+
+JobId = Annotated[strawberry.ID, strawberry.argument(description="The job's id.")]
+AnalyzerId = Annotated[strawberry.ID, strawberry.argument(description="The analyzer's id.")]
+
+
+@strawberry.type(
+    description="Everything that can be read. All of it is scoped to the caller's organization."
+)
+class Query:
+    @strawberry.field(description="The caller: login, organization and roles.")
+    def me(self, info: Info) -> Viewer:
+        principal = info.context.principal
+        return Viewer(
+            login=principal.login,
+            name=principal.name,
+            organization=principal.organization,
+            roles=sorted(principal.roles),
+        )
+
+    @strawberry.field(
+        description="One job by id (a deleted one too); null when absent or "
+        "in another organization."
+    )
+    async def job(self, info: Info, id: JobId) -> Job | None:
+        row = await info.context.loaders.job_by_id.load(id)
+        return Job.from_row(row) if row else None
+
+    @strawberry.field(
+        description="The organization's jobs, newest first unless ordered "
+        "otherwise; deleted jobs aside."
+    )
+    async def jobs(
+        self,
+        info: Info,
+        order_by: OrderBy = None,
+        first: First = None,
+        after: After = None,
+        last: Last = None,
+        before: Before = None,
+    ) -> Connection[Job]:
+        args = JobListArgs(order_pairs(order_by), first, after, last, before)
+        return await job_connection(info, args)
+
+    @strawberry.field(
+        description="One analyzer by id; null when absent or in another organization."
+    )
+    async def analyzer(self, info: Info, id: AnalyzerId) -> Analyzer | None:
+        row = await info.context.loaders.analyzer_by_id.load(id)
+        return Analyzer.from_row(row) if row else None
+
+    @strawberry.field(description="The organization's analyzers, by name.")
+    async def analyzers(
+        self,
+        info: Info,
+        first: First = None,
+        after: After = None,
+        last: Last = None,
+        before: Before = None,
+    ) -> Connection[Analyzer]:
+        page = window(
+            ANALYZER_ORDERING, page_size(info), first=first, after=after, last=last, before=before
+        )
+        listing = analyzer_listing(info.context.principal.organization, None, page)
+        return await load_connection(
+            ListingBatch(info.context.db, listing), None, Analyzer.from_row
+        )

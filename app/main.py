@@ -1,0 +1,78 @@
+"""create_app(settings): the only place that wires the parts together."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import FileResponse, PlainTextResponse, Response
+from starlette.routing import Mount, Route
+
+from app import explorer
+from app.blobs import BlobStore
+from app.config import Settings
+from app.db.engine import Database
+from app.graphql.schema import build_schema
+from app.http import GraphQLEndpoint
+from app.services.attachments import open_download
+from app.signing import load_signer
+
+
+def create_app(settings: Settings | None = None) -> Starlette:
+    """Builds the app; nothing connects until the first request."""
+    settings = settings or Settings()
+    db = Database(settings)
+    blobs = BlobStore(settings.blob_dir)
+    signer = load_signer(settings)
+    endpoint = GraphQLEndpoint(
+        build_schema(settings),
+        settings=settings,
+        db=db,
+        blobs=blobs,
+        signer=signer,
+        explorer=explorer.explorer_page,
+    )
+
+    async def download(request: Request) -> Response:
+        found = await open_download(
+            db,
+            blobs,
+            signer,
+            attachment_id=request.path_params["attachment_id"],
+            organization=request.query_params.get("org", ""),
+            expires=request.query_params.get("expires", ""),
+            signature=request.query_params.get("signature", ""),
+        )
+        if found is None:
+            return PlainTextResponse("Not found or link expired", status_code=404)
+        row, path = found
+        # Served as an opaque download, never rendered: attachments are often malware.
+        return FileResponse(
+            path,
+            media_type="application/octet-stream",
+            filename=row.name,
+            headers={"X-Content-Type-Options": "nosniff", "Cache-Control": "private, no-store"},
+        )
+
+    async def health(_: Request) -> Response:
+        return PlainTextResponse("ok")
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_: Starlette) -> AsyncIterator[None]:
+        yield
+        await db.dispose()
+
+    app = Starlette(
+        routes=[
+            Route("/graphql", endpoint, methods=["GET", "POST"]),
+            Mount("/graphql/assets", explorer.explorer_assets()),
+            Route("/attachments/{attachment_id}/download", download, methods=["GET"]),
+            Route("/healthz", health, methods=["GET"]),
+        ],
+        lifespan=lifespan,
+    )
+    app.state.db = db
+    app.state.settings = settings
+    return app

@@ -1,0 +1,1 @@
+"""Loading data: the demo set from `seeds/`, and synthetic millions for benchmarks."""

@@ -1,0 +1,1 @@
+"""Business rules per aggregate; no strawberry, no starlette."""

@@ -1,0 +1,152 @@
+"""Reading jobs and what hangs off them, always within one organization."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import ColumnElement, and_, case, select, true
+
+from app.db.engine import Database
+from app.db.models import analyzers, artifacts, job_events, jobs, reports
+from app.pagination import KeyType, Ordering, SortKey, Window
+from app.services.listing import Listing
+
+
+class JobStatus(StrEnum):
+    """In lifecycle order: the order STATUS sorts by."""
+
+    WAITING = "WAITING"
+    IN_PROGRESS = "IN_PROGRESS"
+    SUCCESS = "SUCCESS"
+    FAILURE = "FAILURE"
+    TIMEOUT = "TIMEOUT"
+    CANCELLED = "CANCELLED"
+    DELETED = "DELETED"
+
+
+FINISHED = frozenset({JobStatus.SUCCESS, JobStatus.FAILURE, JobStatus.TIMEOUT, JobStatus.CANCELLED})
+STATUS_RANK = {status.value: rank for rank, status in enumerate(JobStatus)}
+_status_rank = case(STATUS_RANK, value=jobs.c.status)
+
+# orderBy field -> (expression, type, nullable, value in a fetched row)
+_ORDER_FIELDS: dict[str, tuple[ColumnElement[Any], KeyType, bool, Any]] = {
+    "CREATED_AT": (jobs.c.created_at, KeyType.DATETIME, False, lambda r: r.created_at),
+    "UPDATED_AT": (jobs.c.updated_at, KeyType.DATETIME, True, lambda r: r.updated_at),
+    "START_DATE": (jobs.c.start_date, KeyType.DATETIME, True, lambda r: r.start_date),
+    "END_DATE": (jobs.c.end_date, KeyType.DATETIME, True, lambda r: r.end_date),
+    "STATUS": (_status_rank, KeyType.INT, False, lambda r: STATUS_RANK[r.status]),
+    "TLP": (jobs.c.tlp, KeyType.INT, False, lambda r: r.tlp),
+    "ANALYZER_NAME": (jobs.c.analyzer_name, KeyType.STR, False, lambda r: r.analyzer_name),
+    "DATA_TYPE": (jobs.c.data_type, KeyType.STR, False, lambda r: r.data_type),
+}
+JOB_ORDER_FIELDS = tuple(_ORDER_FIELDS)
+DEFAULT_ORDER = (("CREATED_AT", True),)
+
+
+def job_ordering(order: Sequence[tuple[str, bool]]) -> Ordering:
+    """Sort keys for [(field, descending)], the id last in the direction of the last key."""
+    order = order or DEFAULT_ORDER
+    keys = []
+    for name, descending in order:
+        expression, key_type, nullable, value = _ORDER_FIELDS[name]
+        keys.append(SortKey(name, expression, key_type, nullable, descending, value))
+    keys.append(SortKey("ID", jobs.c.id, KeyType.STR, False, order[-1][1], lambda r: r.id))
+    return Ordering(tuple(keys))
+
+
+@dataclass(frozen=True, slots=True)
+class JobScope:
+    """The rows a caller may see: its organization, and deleted jobs only when asked for."""
+
+    organization: str
+    include_deleted: bool = False
+
+    def where(self) -> ColumnElement[bool]:
+        visible = jobs.c.organization_id == self.organization
+        if self.include_deleted:
+            return visible
+        return and_(visible, jobs.c.status != JobStatus.DELETED.value)
+
+
+JOB_COLUMNS = tuple(jobs.c)
+
+
+def job_listing(
+    scope: JobScope,
+    predicate: ColumnElement[bool] | None,
+    ordering: Ordering,
+    window: Window,
+    *,
+    by_analyzer: bool = False,
+) -> Listing:
+    where = and_(scope.where(), predicate if predicate is not None else true())
+    group = jobs.c.analyzer_id if by_analyzer else None
+    return Listing(JOB_COLUMNS, where, ordering, window, group)
+
+
+async def jobs_by_id(db: Database, scope: JobScope, ids: Sequence[str]) -> dict[str, Any]:
+    query = select(*JOB_COLUMNS).where(scope.where(), jobs.c.id.in_(ids))
+    async with db.read() as conn:
+        return {row.id: row for row in await conn.execute(query)}
+
+
+async def last_jobs_by_analyzer(
+    db: Database, scope: JobScope, analyzer_ids: Sequence[str]
+) -> dict[str, Any]:
+    """Each analyzer's newest visible job: one index probe per analyzer, one statement."""
+    newest = (
+        select(jobs.c.id)
+        .where(scope.where(), jobs.c.analyzer_id == analyzers.c.id)
+        .order_by(jobs.c.created_at.desc(), jobs.c.id.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+    wanted = select(newest).where(
+        analyzers.c.id.in_(analyzer_ids), analyzers.c.organization_id == scope.organization
+    )
+    query = select(*JOB_COLUMNS).where(jobs.c.id.in_(wanted))
+    async with db.read() as conn:
+        return {row.analyzer_id: row for row in await conn.execute(query)}
+
+
+REPORT_COLUMNS = tuple(c for c in reports.c if c.name != "full")
+
+
+async def reports_by_job(
+    db: Database, job_ids: Sequence[str], *, with_full: bool = False
+) -> dict[str, Any]:
+    """Reports of jobs already scoped by the caller; `full` only when asked for (it can be big)."""
+    columns = (*REPORT_COLUMNS, reports.c.full) if with_full else REPORT_COLUMNS
+    query = select(*columns).where(reports.c.job_id.in_(job_ids))
+    async with db.read() as conn:
+        return {row.job_id: row for row in await conn.execute(query)}
+
+
+async def events_by_job(db: Database, job_ids: Sequence[str]) -> dict[str, list[Any]]:
+    query = (
+        select(*job_events.c)
+        .where(job_events.c.job_id.in_(job_ids))
+        .order_by(job_events.c.job_id, job_events.c.at, job_events.c.id)
+    )
+    return await _grouped(db, query, "job_id")
+
+
+async def artifacts_by_job(db: Database, job_ids: Sequence[str]) -> dict[str, list[Any]]:
+    query = (
+        select(*artifacts.c)
+        .where(artifacts.c.job_id.in_(job_ids))
+        .order_by(artifacts.c.job_id, artifacts.c.id)
+    )
+    return await _grouped(db, query, "job_id")
+
+
+async def _grouped(db: Database, query: Any, key: str) -> dict[str, list[Any]]:
+    grouped: dict[str, list[Any]] = defaultdict(list)
+    async with db.read() as conn:
+        for row in await conn.execute(query):
+            grouped[getattr(row, key)].append(row)
+    return grouped

@@ -1,0 +1,114 @@
+"""Pages of any listing over one mechanism: keyset windows, optionally one page per parent."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import ColumnElement, Select, and_, func, select, true
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from app.pagination import Ordering, Window
+
+
+@dataclass(frozen=True, slots=True)
+class PageRows:
+    rows: list[Any]
+    has_more: bool  # rows remain beyond the page in the walk's direction
+
+
+@dataclass(frozen=True)
+class Listing:
+    """What to list: the rows `where` selects, in `ordering`, cut to `window`.
+
+    With `group`, one statement returns a page per group value (e.g. per analyzer), so a
+    nested connection under a list costs one statement, not one per parent.
+    """
+
+    columns: Sequence[Any]
+    where: ColumnElement[bool]
+    ordering: Ordering
+    window: Window
+    group: ColumnElement[Any] | None = field(default=None)
+
+    def _bounded(self) -> ColumnElement[bool]:
+        bounds = [self.where]
+        if self.window.after is not None:
+            bounds.append(self.ordering.seek(self.window.after, backward=False))
+        if self.window.before is not None:
+            bounds.append(self.ordering.seek(self.window.before, backward=True))
+        return and_(*bounds)
+
+    def _in_groups(self, groups: Sequence[Any] | None) -> ColumnElement[bool]:
+        return self.group.in_(groups) if self.group is not None and groups else true()
+
+
+async def fetch_pages(
+    conn: AsyncConnection, listing: Listing, groups: Sequence[Any] | None = None
+) -> dict[Any, PageRows]:
+    """The page of each group (key None without groups), rows in the listing's order."""
+    limit = listing.window.limit
+    order = listing.ordering.order_by(listing.window.backward)
+    where = and_(listing._bounded(), listing._in_groups(groups))
+    if listing.group is None:
+        query: Select[Any] = select(*listing.columns).where(where).order_by(*order).limit(limit + 1)
+        return {None: _cut((await conn.execute(query)).all(), listing.window)}
+    rank = func.row_number().over(partition_by=listing.group, order_by=order).label("_rank")
+    ranked = select(*listing.columns, listing.group.label("_group"), rank).where(where).subquery()
+    query = select(ranked).where(ranked.c._rank <= limit + 1).order_by(ranked.c._rank)
+    by_group: dict[Any, list[Any]] = {g: [] for g in groups or ()}
+    for row in (await conn.execute(query)).all():
+        by_group.setdefault(row._group, []).append(row)
+    return {g: _cut(rows, listing.window) for g, rows in by_group.items()}
+
+
+def _cut(rows: list[Any], window: Window) -> PageRows:
+    page = rows[: window.limit]
+    if window.backward:
+        page.reverse()
+    return PageRows(rows=page, has_more=len(rows) > window.limit)
+
+
+async def count(
+    conn: AsyncConnection, listing: Listing, groups: Sequence[Any] | None = None
+) -> dict[Any, int]:
+    """How many rows `where` selects, cursors aside: the connection's totalCount."""
+    where = and_(listing.where, listing._in_groups(groups))
+    if listing.group is None:
+        total = await conn.scalar(select(func.count()).select_from(_source(listing)).where(where))
+        return {None: int(total or 0)}
+    query = (
+        select(listing.group, func.count())
+        .select_from(_source(listing))
+        .where(where)
+        .group_by(listing.group)
+    )
+    counts = {g: 0 for g in groups or ()}
+    counts.update({g: int(n) for g, n in (await conn.execute(query)).all()})
+    return counts
+
+
+async def exists_behind(
+    conn: AsyncConnection, listing: Listing, groups: Sequence[Any] | None = None
+) -> dict[Any, bool]:
+    """Whether rows lie behind the walk's starting cursor (the other direction's pageInfo)."""
+    window = listing.window
+    start = window.before if window.backward else window.after
+    if start is None:
+        return {g: False for g in groups or (None,)}
+    behind = listing.ordering.at_or_before(start, backward=window.backward)
+    where = and_(listing.where, behind, listing._in_groups(groups))
+    if listing.group is None:
+        found = await conn.scalar(
+            select(select(true()).select_from(_source(listing)).where(where).exists())
+        )
+        return {None: bool(found)}
+    query = select(listing.group).select_from(_source(listing)).where(where).distinct()
+    present = set((await conn.execute(query)).scalars())
+    return {g: g in present for g in groups or ()}
+
+
+def _source(listing: Listing) -> Any:
+    table = listing.columns[0].table
+    return table

@@ -1,0 +1,107 @@
+"""Test helpers: demo keys, a GraphQL client helper, a SQL statement counter."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+from sqlalchemy import event
+from sqlalchemy.ext.asyncio import AsyncEngine
+from starlette.applications import Starlette
+
+from app.config import Settings
+
+OPERATIONS = Path(__file__).parent / "operations"
+DATA_STATEMENTS = ("select", "insert", "update", "delete", "with")
+
+KEYS = {
+    "demo.read": "jq_demoread_read-key-for-the-demo-organization-only",
+    "demo.analyze": "jq_demoanalyze_analyze-key-for-the-demo-organization-only",
+    "demo.admin": "jq_demoadmin_orgadmin-key-for-the-demo-organization-only",
+    "demo.locked": "jq_demolocked_key-of-a-locked-user-in-the-demo-organization",
+    "acme.read": "jq_acmeread_read-key-for-the-acme-organization-only",
+    "acme.analyze": "jq_acmeanalyze_analyze-key-for-the-acme-organization-only",
+    "acme.admin": "jq_acmeadmin_orgadmin-key-for-the-acme-organization-only",
+}
+
+
+def operation(name: str) -> str:
+    """A query kept in tests/operations/<name>.graphql, so a rename in the schema breaks loudly."""
+    return (OPERATIONS / f"{name}.graphql").read_text()
+
+
+@dataclass
+class Env:
+    """One test's running app over its own database."""
+
+    backend: str
+    settings: Settings
+    app: Starlette
+    client: httpx.AsyncClient
+
+    @property
+    def engine(self) -> AsyncEngine:
+        return self.app.state.db.engine  # type: ignore[no-any-return]
+
+    async def post(
+        self, query: str, variables: dict[str, Any] | None = None, *, key: str | None = "demo.read"
+    ) -> httpx.Response:
+        headers = {"Authorization": f"Bearer {KEYS.get(key, key)}"} if key else {}
+        body = {"query": query, "variables": variables or {}}
+        return await self.client.post("/graphql", json=body, headers=headers)
+
+    async def gql(
+        self, query: str, variables: dict[str, Any] | None = None, *, key: str | None = "demo.read"
+    ) -> dict[str, Any]:
+        """The response body of a request that must succeed at the HTTP level."""
+        response = await self.post(query, variables, key=key)
+        assert response.status_code == 200, response.text
+        body: dict[str, Any] = response.json()
+        return body
+
+    async def data(
+        self, query: str, variables: dict[str, Any] | None = None, *, key: str | None = "demo.read"
+    ) -> dict[str, Any]:
+        """The `data` of a request that must have no errors."""
+        body = await self.gql(query, variables, key=key)
+        assert "errors" not in body, body["errors"]
+        data: dict[str, Any] = body["data"]
+        return data
+
+    @contextlib.contextmanager
+    def statements(self) -> Iterator[list[str]]:
+        """Collects the data statements the app sends while the block runs."""
+        with count_statements(self.engine) as seen:
+            yield seen
+
+
+@contextlib.contextmanager
+def count_statements(engine: AsyncEngine) -> Iterator[list[str]]:
+    seen: list[str] = []
+
+    def record(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        if statement.lstrip().lower().startswith(DATA_STATEMENTS):
+            seen.append(statement)
+
+    event.listen(engine.sync_engine, "before_cursor_execute", record)
+    try:
+        yield seen
+    finally:
+        event.remove(engine.sync_engine, "before_cursor_execute", record)
+
+
+def error_codes(body: dict[str, Any]) -> list[str]:
+    return [e["extensions"]["code"] for e in body.get("errors", [])]
+
+
+@dataclass
+class Template:
+    """A migrated database with the demo data, cloned for each test."""
+
+    url: str
+    blob_dir: Path
+    extra: dict[str, Any] = field(default_factory=dict)
