@@ -1,0 +1,151 @@
+"""Compiles a predicate tree to one SQLAlchemy boolean expression with bound parameters only."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, and_, false, not_, or_, select, true
+
+from app.tql.ast import (
+    And,
+    Condition,
+    Match,
+    Not,
+    Op,
+    Or,
+    Predicate,
+    RelativeTime,
+    Scalar,
+    TimeRange,
+)
+from app.tql.fields import FieldRegistry, JsonList, Related
+from app.tql.sql import ascii_lower, json_list_contains
+
+Expr = ColumnElement[Any]
+Bool = ColumnElement[bool]
+
+_ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
+_LIKE = {
+    Op.CONTAINS: ("%", "%"),
+    Op.STARTSWITH: ("", "%"),
+    Op.ENDSWITH: ("%", ""),
+}
+_NEGATED_LIKE = {Op.NOT_CONTAINS: Op.CONTAINS, Op.NOT_STARTSWITH: Op.STARTSWITH}
+_NEGATED_LIKE[Op.NOT_ENDSWITH] = Op.ENDSWITH
+_SIMPLE: dict[Op, Callable[[Expr, Any], Bool]] = {
+    Op.EQ: lambda col, v: col == v,
+    Op.NEQ: lambda col, v: col != v,
+    Op.LT: lambda col, v: col < v,
+    Op.LTE: lambda col, v: col <= v,
+    Op.GT: lambda col, v: col > v,
+    Op.GTE: lambda col, v: col >= v,
+    Op.IN: lambda col, v: col.in_(v),
+    Op.NOT_IN: lambda col, v: col.not_in(v),
+    Op.BETWEEN: lambda col, v: col.between(v[0], v[1]),
+    Op.IS_NULL: lambda col, v: col.is_(None),
+    Op.IS_NOT_NULL: lambda col, v: col.is_not(None),
+}
+
+
+def compile_predicate(tree: Predicate, registry: FieldRegistry, now: datetime) -> Bool:
+    """The WHERE clause for `tree`; `now` (aware) resolves relative times."""
+    return _Compiler(registry, now).node(tree, positive=True)
+
+
+class _Compiler:
+    def __init__(self, registry: FieldRegistry, now: datetime) -> None:
+        self.registry = registry
+        self.now = now
+
+    def node(self, tree: Predicate, positive: bool) -> Bool:
+        """`positive` is False under an odd number of NOTs (see `related`)."""
+        if isinstance(tree, And):
+            items = [self.node(item, positive) for item in tree.items]
+            return and_(*items) if items else true()
+        if isinstance(tree, Or):
+            items = [self.node(item, positive) for item in tree.items]
+            return or_(*items) if items else false()
+        if isinstance(tree, Not):
+            return not_(self.node(tree.item, not positive))
+        if isinstance(tree, TimeRange):
+            return self.time_range(tree)
+        return self.condition(tree, positive)
+
+    def condition(self, cond: Condition, positive: bool) -> Bool:
+        spec = self.registry[cond.field]
+        value = self.resolve(cond.value)
+        if isinstance(spec.source, JsonList):
+            return _json_list(spec.source, cond.op, value)
+        if isinstance(spec.source, Related):
+            return _related(spec.source, cond.op, value, positive)
+        return _compare(spec.source, cond.op, value)
+
+    def resolve(self, value: Any) -> Any:
+        if isinstance(value, tuple):
+            return tuple(self.resolve(item) for item in value)
+        if isinstance(value, RelativeTime):
+            return self.now + value.offset
+        return value
+
+    def time_range(self, tr: TimeRange) -> Bool:
+        """Inclusive bounds; a NULL time compares as unknown, so it is never in range."""
+        start, end = self.resolve(tr.start), self.resolve(tr.end)
+        in_range = []
+        for name in tr.fields:
+            column = self.registry[name].source
+            assert not isinstance(column, JsonList | Related)
+            bounds = ([column >= start] if start else []) + ([column <= end] if end else [])
+            in_range.append(and_(*bounds))
+        return or_(*in_range) if tr.match is Match.ANY else and_(*in_range)
+
+
+def _compare(column: Expr, op: Op, value: Any) -> Bool:
+    if op in _NEGATED_LIKE:
+        # NOT over LIKE keeps SQL's unknown for NULL, so NULL matches neither way.
+        return not_(_like(column, _NEGATED_LIKE[op], value))
+    if op in _LIKE:
+        return _like(column, op, value)
+    return _SIMPLE[op](column, value)
+
+
+def _like(column: Expr, op: Op, text: str) -> Bool:
+    """Case-insensitive for ASCII letters only, identically on both databases.
+
+    Both sides are folded the same way; the pattern is folded here, not in SQL, because
+    PostgreSQL would fold a parameter with the database's collation, not "C".
+    """
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    before, after = _LIKE[op]
+    pattern = before + escaped.translate(_ASCII_LOWER) + after
+    return ascii_lower(column).like(pattern, escape="\\")
+
+
+def _json_list(source: JsonList, op: Op, value: Any) -> Bool:
+    values: tuple[Scalar, ...] = value if isinstance(value, tuple) else (value,)
+    any_of = or_(*(json_list_contains(source.column, v) for v in values))
+    return not_(any_of) if op in (Op.NEQ, Op.NOT_IN) else any_of
+
+
+def _related(source: Related, op: Op, value: Any, positive: bool) -> Bool:
+    """A condition on a column reached through a nullable foreign key.
+
+    Outside any NOT, `fk IN (SELECT key ... WHERE cond)` is false where SQL would say unknown,
+    which selects the same rows and lets PostgreSQL use an index. Under a NOT that difference
+    would flip, so there the column is read with a scalar subquery, which yields a real NULL.
+    """
+    if op is Op.IS_NULL:
+        return source.foreign_key.is_(None)
+    if op is Op.IS_NOT_NULL:
+        return source.foreign_key.is_not(None)
+    if positive:
+        keys = select(source.key).where(_compare(source.column, op, value))
+        return source.foreign_key.in_(keys)
+    lookup = (
+        select(source.column)
+        .where(source.key == source.foreign_key)
+        .correlate(source.foreign_key.table)
+        .scalar_subquery()
+    )
+    return _compare(lookup, op, value)
