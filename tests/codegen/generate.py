@@ -66,8 +66,10 @@ def typecheck() -> None:
     run([node_tool("tsc"), "--noEmit", "-p", HERE / "tsconfig.json"])
     # The app's mypy and pyproject settings (pydantic plugin), with the generated package on
     # the path: usage.py must pass strict mode, and its deliberate errors must still be errors.
+    # The generated code is read for its types, its own style is not ours to judge.
     env = {**os.environ, "MYPYPATH": str(GENERATED)}
-    run([sys.executable, "-m", "mypy", "--strict", HERE / "usage.py"], env=env)
+    strict = [sys.executable, "-m", "mypy", "--strict", "--follow-imports=silent"]
+    run([*strict, HERE / "usage.py"], env=env)
 
 
 def main() -> int:
