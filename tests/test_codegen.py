@@ -81,10 +81,18 @@ async def test_generated_python_client_against_a_live_server(
         assert job is not None and job.id == succeeded.id
         assert job.report is not None and job.report.success
         assert job.report.summary.taxonomies
-        assert job.attachment is not None and len(job.attachment.sha256) == 64
-        assert job.attachment.hashes[0] == job.attachment.sha256
+        assert job.attachment is not None and len(job.attachment.sha_256) == 64
+        assert job.attachment.hashes[0] == job.attachment.sha_256
         assert job.events and job.events[-1].status == job.status
         assert isinstance(usage.malicious_verdicts(job), list)
 
         ids = [job_id async for job_id in usage.job_ids(client, "dataType = 'ip'", page_size=10)]
         assert len(ids) > 10 and len(ids) == len(set(ids))  # several pages, no duplicates
+
+        error = await usage.tql_error(client, "status = 'Success' and")
+        assert error is not None and error["code"] == "BAD_USER_INPUT" and "tql" in error
+        assert await usage.tql_error(client, "status = 'Success'") is None
+        assert await usage.is_authorized(client)
+
+    async with usage.connect(f"{server.url}/graphql", "jq_not_a_key") as stranger:
+        assert not await usage.is_authorized(stranger)

@@ -6,6 +6,8 @@ from collections.abc import AsyncIterator
 
 from jobql_client import (
     GetJobJob,
+    GraphQLClientGraphQLMultiError,
+    GraphQLClientHttpError,
     JobFilter,
     JobqlClient,
     JobStatus,
@@ -33,7 +35,7 @@ async def finished_jobs(client: JobqlClient, *, data_type: str, first: int = 5) 
         status=JobStatusFilter(in_=FINISHED),
         data_type=StringFilter(eq=data_type),
     )
-    page = await client.list_jobs(filter=where, first=first)
+    page = await client.list_jobs(filter_=where, first=first)
     return [edge.node for edge in page.jobs.edges]
 
 
@@ -51,6 +53,26 @@ async def job_ids(client: JobqlClient, tql: str, *, page_size: int = 50) -> Asyn
 
 async def job_with_report(client: JobqlClient, job_id: str) -> GetJobJob | None:
     return (await client.get_job(id=job_id)).job
+
+
+async def tql_error(client: JobqlClient, tql: str) -> dict[str, object] | None:
+    """The extensions of the error a TQL text gets (code, offset, line, column), if any."""
+    try:
+        await client.list_jobs(tql=tql, first=1)
+    except GraphQLClientGraphQLMultiError as failure:
+        return failure.errors[0].extensions or {}
+    return None
+
+
+async def is_authorized(client: JobqlClient) -> bool:
+    """False when the server refuses the key (HTTP 401)."""
+    try:
+        await client.me()
+    except GraphQLClientHttpError as failure:
+        if failure.status_code == 401:
+            return False
+        raise
+    return True
 
 
 def malicious_verdicts(job: GetJobJob) -> list[str]:
