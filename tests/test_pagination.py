@@ -155,7 +155,7 @@ async def test_first_and_last_default_and_bounds(env: Env) -> None:
     ],
 )
 async def test_bad_page_arguments(env: Env, arguments: str, argument: str) -> None:
-    body = await env.gql("{ jobs(%s) { edges { cursor } } }" % arguments)
+    body = await env.gql(f"{{ jobs({arguments}) {{ edges {{ cursor }} }} }}")
     assert body["data"] is None
     (error,) = body["errors"]
     assert error["extensions"] == {"code": "BAD_USER_INPUT", "argument": argument}
@@ -175,7 +175,8 @@ async def test_cursor_from_another_order_is_refused(env: Env) -> None:
 async def test_statement_count_does_not_depend_on_depth_or_size(env: Env) -> None:
     query = (
         "query($first: Int, $after: String) { jobs(first: $first, after: $after) "
-        "{ edges { cursor node { id analyzer { name } } } pageInfo { hasNextPage hasPreviousPage endCursor } } }"
+        "{ edges { cursor node { id analyzer { name } } } "
+        "pageInfo { hasNextPage hasPreviousPage endCursor } } }"
     )
     counts = []
     cursor = None
