@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import strawberry
+from graphql import GraphQLError
 from strawberry.extensions import (
     MaxAliasesLimiter,
     MaxTokensLimiter,
@@ -18,8 +21,14 @@ from app.graphql.queries import Query
 from app.graphql.scalars import SCALARS
 
 
+class Schema(strawberry.Schema):
+    def process_errors(self, errors: list[GraphQLError], execution_context: Any = None) -> None:
+        """Client errors are answers, not incidents: ErrorPresenter logs the unexpected ones,
+        with their traceback and correlation id."""
+
+
 def build_schema(settings: Settings) -> strawberry.Schema:
-    return strawberry.Schema(
+    return Schema(
         query=Query,
         config=StrawberryConfig(scalar_map=SCALARS),
         extensions=[
