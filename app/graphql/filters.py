@@ -1,0 +1,379 @@
+"""Filter inputs (JobFilter, AnalyzerFilter, TQL) and their translation into one predicate."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import Enum
+from typing import TYPE_CHECKING, Annotated, TypeAlias
+
+import strawberry
+
+from app.tql import REGISTRIES, Entity
+
+if TYPE_CHECKING:
+    from app.services.jobs import JobStatus
+
+# Lazy: app.graphql.types registers the JobStatus enum and imports this module for its
+# resolvers' arguments, so a direct import would be circular.
+Status: TypeAlias = Annotated["JobStatus", strawberry.lazy("app.graphql.types")]
+_NULL = "Explicit null means the same as leaving the operator out."
+
+
+_STRING = (
+    f"Conditions on a text field, ANDed. {_NULL} Equality is exact and case-sensitive; "
+    "contains/startsWith/endsWith ignore the case of ASCII letters (other letters compare "
+    "exactly) and match % _ \\ literally. A null field matches no operator but isNull: true "
+    "(SQL's three-valued logic)."
+)
+
+
+@strawberry.input(description=_STRING)
+class StringFilter:
+    eq: str | None = strawberry.field(default=strawberry.UNSET, description="Equal to.")
+    neq: str | None = strawberry.field(
+        default=strawberry.UNSET, description="Not equal to (null fields never match)."
+    )
+    in_: list[str] | None = strawberry.field(
+        default=strawberry.UNSET,
+        name="in",
+        description="Equal to one of these; an empty list matches nothing.",
+    )
+    not_in: list[str] | None = strawberry.field(
+        default=strawberry.UNSET,
+        description="Equal to none of these; an empty list is no condition.",
+    )
+    contains: str | None = strawberry.field(
+        default=strawberry.UNSET, description="Contains this text."
+    )
+    starts_with: str | None = strawberry.field(
+        default=strawberry.UNSET, description="Starts with this text."
+    )
+    ends_with: str | None = strawberry.field(
+        default=strawberry.UNSET, description="Ends with this text."
+    )
+    is_null: bool | None = strawberry.field(
+        default=strawberry.UNSET, description="true: the field is null; false: it is not."
+    )
+
+
+@strawberry.input(description=f"Conditions on an integer field, ANDed. {_NULL}")
+class IntFilter:
+    eq: int | None = strawberry.field(default=strawberry.UNSET, description="Equal to.")
+    neq: int | None = strawberry.field(default=strawberry.UNSET, description="Not equal to.")
+    in_: list[int] | None = strawberry.field(
+        default=strawberry.UNSET,
+        name="in",
+        description="One of these; an empty list matches nothing.",
+    )
+    not_in: list[int] | None = strawberry.field(
+        default=strawberry.UNSET, description="None of these; an empty list is no condition."
+    )
+    lt: int | None = strawberry.field(default=strawberry.UNSET, description="Less than.")
+    lte: int | None = strawberry.field(
+        default=strawberry.UNSET, description="Less than or equal to."
+    )
+    gt: int | None = strawberry.field(default=strawberry.UNSET, description="Greater than.")
+    gte: int | None = strawberry.field(
+        default=strawberry.UNSET, description="Greater than or equal to."
+    )
+    is_null: bool | None = strawberry.field(
+        default=strawberry.UNSET, description="true: the field is null; false: it is not."
+    )
+
+
+@strawberry.input(description=f"Conditions on a time field, ANDed; bounds are exact instants. "
+                  f"{_NULL} A null time matches no operator but isNull: true.")  # fmt: skip
+class DateTimeFilter:
+    eq: datetime | None = strawberry.field(
+        default=strawberry.UNSET, description="At exactly this instant."
+    )
+    neq: datetime | None = strawberry.field(
+        default=strawberry.UNSET, description="At any other instant."
+    )
+    lt: datetime | None = strawberry.field(default=strawberry.UNSET, description="Before.")
+    lte: datetime | None = strawberry.field(default=strawberry.UNSET, description="At or before.")
+    gt: datetime | None = strawberry.field(default=strawberry.UNSET, description="After.")
+    gte: datetime | None = strawberry.field(default=strawberry.UNSET, description="At or after.")
+    is_null: bool | None = strawberry.field(
+        default=strawberry.UNSET, description="true: the time is null; false: it is not."
+    )
+
+
+@strawberry.input(description=f"Conditions on a job's status, ANDed. {_NULL}")
+class JobStatusFilter:
+    eq: Status | None = strawberry.field(default=strawberry.UNSET, description="This status.")
+    neq: Status | None = strawberry.field(
+        default=strawberry.UNSET, description="Any other status."
+    )
+    in_: list[Status] | None = strawberry.field(
+        default=strawberry.UNSET,
+        name="in",
+        description="One of these; an empty list matches nothing.",
+    )
+    not_in: list[Status] | None = strawberry.field(
+        default=strawberry.UNSET, description="None of these; an empty list is no condition."
+    )
+
+
+@strawberry.input(description=f"Conditions on an id, ANDed. {_NULL}")
+class IDFilter:
+    eq: strawberry.ID | None = strawberry.field(default=strawberry.UNSET, description="This id.")
+    neq: strawberry.ID | None = strawberry.field(
+        default=strawberry.UNSET, description="Any other id."
+    )
+    in_: list[strawberry.ID] | None = strawberry.field(
+        default=strawberry.UNSET,
+        name="in",
+        description="One of these; an empty list matches nothing.",
+    )
+    not_in: list[strawberry.ID] | None = strawberry.field(
+        default=strawberry.UNSET, description="None of these; an empty list is no condition."
+    )
+
+
+@strawberry.input(description=f"Conditions on a list of strings, ANDed. {_NULL}")
+class StringListFilter:
+    eq: str | None = strawberry.field(
+        default=strawberry.UNSET, description="The list holds this value."
+    )
+    neq: str | None = strawberry.field(
+        default=strawberry.UNSET, description="The list lacks this value."
+    )
+    in_: list[str] | None = strawberry.field(
+        default=strawberry.UNSET,
+        name="in",
+        description="The list holds one of these (at least one).",
+    )
+    not_in: list[str] | None = strawberry.field(
+        default=strawberry.UNSET, description="The list holds none of these."
+    )
+
+
+@strawberry.input(description=f"Conditions on a boolean field. {_NULL}")
+class BooleanFilter:
+    eq: bool | None = strawberry.field(default=strawberry.UNSET, description="Equal to.")
+    neq: bool | None = strawberry.field(default=strawberry.UNSET, description="Not equal to.")
+
+
+@strawberry.enum(description="A job time that a timeRange can look at.")
+class JobTimeField(Enum):
+    CREATED_AT = strawberry.enum_value("CREATED_AT", description="When the job was submitted.")
+    START_DATE = strawberry.enum_value("START_DATE", description="When it started running.")
+    END_DATE = strawberry.enum_value("END_DATE", description="When it finished.")
+    UPDATED_AT = strawberry.enum_value("UPDATED_AT", description="When it last changed.")
+
+
+@strawberry.enum(description="How many of a timeRange's fields must lie in the range.")
+class TimeMatch(Enum):
+    ANY = strawberry.enum_value("ANY", description="At least one of the fields.")
+    ALL = strawberry.enum_value("ALL", description="Every field (a null time fails).")
+
+
+_TIME_RANGE = (
+    "Argus-style time search: jobs whose times lie in [from, to], bounds included. A null time "
+    "is never in range, so with match: ALL a job with any of the fields null does not match. "
+    "At least one bound is needed."
+)
+
+
+@strawberry.input(description=_TIME_RANGE)
+class TimeRangeFilter:
+    from_: str | None = strawberry.field(
+        default=strawberry.UNSET,
+        name="from",
+        description='Lower bound: ISO-8601 (no offset means UTC) or relative: "now", '
+        '"now - 1 week", "now-36h"; units s, m, h, d, w or their names.',
+    )
+    to: str | None = strawberry.field(
+        default=strawberry.UNSET, description="Upper bound, written like `from`."
+    )
+    fields: list[JobTimeField] | None = strawberry.field(
+        default_factory=lambda: [JobTimeField.CREATED_AT],
+        description="The times to look at; null means [CREATED_AT].",
+    )
+    match: TimeMatch | None = strawberry.field(
+        default=TimeMatch.ANY,
+        description="ANY (default, also for null): one field in range is enough; ALL: all.",
+    )
+
+
+_TREE = "Several fields in one object are ANDed; an empty object is no condition."
+
+
+@strawberry.input(description=f"A condition on jobs, the typed twin of TQL. {_TREE}")
+class JobFilter:
+    and_: list[JobFilter] | None = strawberry.field(
+        default=strawberry.UNSET,
+        name="and",
+        description="All of these hold (an empty list: no condition).",
+    )
+    or_: list[JobFilter] | None = strawberry.field(
+        default=strawberry.UNSET,
+        name="or",
+        description="At least one holds (an empty list: matches nothing).",
+    )
+    not_: JobFilter | None = strawberry.field(
+        default=strawberry.UNSET, name="not",
+        description="SQL's NOT: a job whose field is null matches neither a condition nor its NOT.",
+    )  # fmt: skip
+    id: IDFilter | None = strawberry.field(default=strawberry.UNSET, description="The job's id.")
+    status: JobStatusFilter | None = strawberry.field(
+        default=strawberry.UNSET, description="Its status."
+    )
+    data_type: StringFilter | None = strawberry.field(
+        default=strawberry.UNSET, description="Data type."
+    )
+    data: StringFilter | None = strawberry.field(
+        default=strawberry.UNSET, description="The observable (null for file jobs)."
+    )
+    message: StringFilter | None = strawberry.field(
+        default=strawberry.UNSET, description="Its message."
+    )
+    analyzer_id: StringFilter | None = strawberry.field(
+        default=strawberry.UNSET, description="Analyzer id."
+    )
+    analyzer_name: StringFilter | None = strawberry.field(
+        default=strawberry.UNSET, description="Analyzer name."
+    )
+    analyzer_definition_id: StringFilter | None = strawberry.field(
+        default=strawberry.UNSET, description="Analyzer definition id."
+    )
+    created_by: StringFilter | None = strawberry.field(
+        default=strawberry.UNSET, description="Submitter."
+    )
+    updated_by: StringFilter | None = strawberry.field(
+        default=strawberry.UNSET, description="Last updater (null when never updated)."
+    )
+    attachment_sha256: StringFilter | None = strawberry.field(
+        default=strawberry.UNSET, description="SHA-256 of the attachment (null for non-file jobs)."
+    )
+    tlp: IntFilter | None = strawberry.field(default=strawberry.UNSET, description="TLP, 0..3.")
+    pap: IntFilter | None = strawberry.field(default=strawberry.UNSET, description="PAP, 0..3.")
+    created_at: DateTimeFilter | None = strawberry.field(
+        default=strawberry.UNSET, description="Submitted."
+    )
+    updated_at: DateTimeFilter | None = strawberry.field(
+        default=strawberry.UNSET, description="Changed."
+    )
+    start_date: DateTimeFilter | None = strawberry.field(
+        default=strawberry.UNSET, description="Started."
+    )
+    end_date: DateTimeFilter | None = strawberry.field(
+        default=strawberry.UNSET, description="Finished."
+    )
+    time_range: TimeRangeFilter | None = strawberry.field(
+        default=strawberry.UNSET, description="Argus-style search over several times at once."
+    )
+
+
+@strawberry.input(description=f"A condition on analyzers, the typed twin of TQL. {_TREE}")
+class AnalyzerFilter:
+    and_: list[AnalyzerFilter] | None = strawberry.field(
+        default=strawberry.UNSET,
+        name="and",
+        description="All of these hold (an empty list: no condition).",
+    )
+    or_: list[AnalyzerFilter] | None = strawberry.field(
+        default=strawberry.UNSET,
+        name="or",
+        description="At least one holds (an empty list: matches nothing).",
+    )
+    not_: AnalyzerFilter | None = strawberry.field(
+        default=strawberry.UNSET,
+        name="not",
+        description="SQL's NOT (null fields match neither way).",
+    )
+    id: IDFilter | None = strawberry.field(
+        default=strawberry.UNSET, description="The analyzer's id."
+    )
+    name: StringFilter | None = strawberry.field(default=strawberry.UNSET, description="Its name.")
+    definition_id: StringFilter | None = strawberry.field(
+        default=strawberry.UNSET, description="Its definition id."
+    )
+    version: StringFilter | None = strawberry.field(
+        default=strawberry.UNSET, description="Its version."
+    )
+    data_type: StringListFilter | None = strawberry.field(
+        default=strawberry.UNSET, description="The data types it accepts (element match, exact)."
+    )
+    max_tlp: IntFilter | None = strawberry.field(
+        default=strawberry.UNSET, description="Its highest TLP."
+    )
+    enabled: BooleanFilter | None = strawberry.field(
+        default=strawberry.UNSET, description="Enabled or not."
+    )
+    created_at: DateTimeFilter | None = strawberry.field(
+        default=strawberry.UNSET, description="Created."
+    )
+    job_cache_minutes: IntFilter | None = strawberry.field(
+        default=strawberry.UNSET, description="Job cache duration (null when caching is off)."
+    )
+
+
+@strawberry.enum(description="What a TQL text or typed filter selects.")
+class TqlEntity(Enum):
+    JOB = strawberry.enum_value("JOB", description="Jobs (jobs, Analyzer.jobs): JobFilter.")
+    ANALYZER = strawberry.enum_value("ANALYZER", description="Analyzers: AnalyzerFilter.")
+
+
+@strawberry.enum(description="The type of a filterable field: what values it takes.")
+class TqlFieldType(Enum):
+    STRING = strawberry.enum_value("STRING", description="Text: \"…\" or '…'.")
+    INT = strawberry.enum_value("INT", description="A 32-bit signed integer.")
+    DATETIME = strawberry.enum_value(
+        "DATETIME", description='A time as text: ISO-8601 (UTC without offset) or "now - 7 days".'
+    )
+    ENUM = strawberry.enum_value("ENUM", description="One of enumValues, as text, in any case.")
+    ID = strawberry.enum_value("ID", description="An id, as text.")
+    BOOLEAN = strawberry.enum_value("BOOLEAN", description="true or false.")
+
+
+@strawberry.type(description="A field that TQL and the typed filter can filter on.")
+class TqlField:
+    name: str = strawberry.field(description="Its name, in TQL and in the typed filter.")
+    type: TqlFieldType = strawberry.field(description="Its type.")
+    operators: list[str] = strawberry.field(
+        description='The TQL operators it takes, as written in TQL ("=", "NOT IN", "IS NULL"…).'
+    )
+    enum_values: list[str] = strawberry.field(
+        description="The values it takes, for enum fields (matched in any case); else empty."
+    )
+    description: str = strawberry.field(description="What it is.")
+    nullable: bool = strawberry.field(
+        description="Whether it can be null; a null field matches only IS NULL."
+    )
+
+
+def tql_fields(entity: TqlEntity) -> list[TqlField]:
+    """From the registry the compiler uses, so the list cannot drift from what works."""
+    return [
+        TqlField(
+            name=spec.name,
+            type=TqlFieldType(spec.type.value),
+            operators=[op.value for op in spec.operators],
+            enum_values=list(spec.enum_values),
+            description=spec.description,
+            nullable=spec.nullable,
+        )
+        for spec in REGISTRIES[Entity(entity.value)].values()
+    ]
+
+
+JobFilterArg = Annotated[
+    JobFilter | None,
+    strawberry.argument(description="Typed condition on the jobs; ANDed with `tql` if both."),
+]
+AnalyzerFilterArg = Annotated[
+    AnalyzerFilter | None,
+    strawberry.argument(description="Typed condition on the analyzers; ANDed with `tql`."),
+]
+TqlArg = Annotated[
+    str | None,
+    strawberry.argument(
+        description='Condition as TQL text, e.g. status in ("SUCCESS","FAILURE") and '
+        'createdAt > "now - 7 days". See tqlFields for the fields.'
+    ),
+]
+IncludeDeleted = Annotated[
+    bool, strawberry.argument(description="Also list DELETED jobs (default false).")
+]
