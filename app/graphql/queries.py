@@ -6,7 +6,17 @@ from typing import Annotated
 
 import strawberry
 
+from app.graphql import filters
 from app.graphql.context import Info, ListingBatch
+from app.graphql.filter_tree import compile_filter
+from app.graphql.filters import (
+    AnalyzerFilterArg,
+    IncludeDeleted,
+    JobFilterArg,
+    TqlArg,
+    TqlEntity,
+    TqlField,
+)
 from app.graphql.types import (
     After,
     Analyzer,
@@ -25,6 +35,7 @@ from app.graphql.types import (
 )
 from app.pagination import window
 from app.services.analyzers import ANALYZER_ORDERING, analyzer_listing
+from app.tql import ANALYZER_FIELDS, JOB_FIELDS
 
 JobId = Annotated[strawberry.ID, strawberry.argument(description="The job's id.")]
 AnalyzerId = Annotated[strawberry.ID, strawberry.argument(description="The analyzer's id.")]
@@ -54,18 +65,25 @@ class Query:
 
     @strawberry.field(
         description="The organization's jobs, newest first unless ordered "
-        "otherwise; deleted jobs aside."
+        "otherwise; deleted jobs aside unless includeDeleted."
     )
     async def jobs(
         self,
         info: Info,
+        filter: JobFilterArg = None,
+        tql: TqlArg = None,
         order_by: OrderBy = None,
         first: First = None,
         after: After = None,
         last: Last = None,
         before: Before = None,
+        include_deleted: IncludeDeleted = False,
     ) -> Connection[Job]:
-        args = JobListArgs(order_pairs(order_by), first, after, last, before)
+        where = compile_filter(JOB_FIELDS, filter, tql, info.context.settings)
+        args = JobListArgs(
+            order_pairs(order_by), first, after, last, before, include_deleted, where.key,
+            where.where,
+        )  # fmt: skip
         return await job_connection(info, args)
 
     @strawberry.field(
@@ -79,6 +97,8 @@ class Query:
     async def analyzers(
         self,
         info: Info,
+        filter: AnalyzerFilterArg = None,
+        tql: TqlArg = None,
         first: First = None,
         after: After = None,
         last: Last = None,
@@ -87,7 +107,18 @@ class Query:
         page = window(
             ANALYZER_ORDERING, page_size(info), first=first, after=after, last=last, before=before
         )
-        listing = analyzer_listing(info.context.principal.organization, None, page)
+        where = compile_filter(ANALYZER_FIELDS, filter, tql, info.context.settings)
+        listing = analyzer_listing(info.context.principal.organization, where.where, page)
         return await load_connection(
             ListingBatch(info.context.db, listing), None, Analyzer.from_row
         )
+
+    @strawberry.field(
+        description="What TQL and the typed filters can filter on: each field's name, type, "
+        "operators and enum values."
+    )
+    def tql_fields(
+        self,
+        entity: Annotated[TqlEntity, strawberry.argument(description="JOB or ANALYZER.")],
+    ) -> list[TqlField]:
+        return filters.tql_fields(entity)

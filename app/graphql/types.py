@@ -12,12 +12,15 @@ import strawberry
 
 from app.graphql.attachments import Attachment, Report
 from app.graphql.context import Info, ListingBatch
+from app.graphql.filter_tree import compile_filter
+from app.graphql.filters import JobFilterArg, TqlArg
 from app.graphql.permissions import RoleEnum
 from app.graphql.scalars import JSON
 from app.pagination import PageSize, window
 from app.services.jobs import JobScope, job_listing, job_ordering
 from app.services.jobs import JobStatus as DomainJobStatus
 from app.services.listing import PageRows
+from app.tql import JOB_FIELDS
 
 JobStatus = strawberry.enum(
     DomainJobStatus,
@@ -327,13 +330,18 @@ class Analyzer:
     async def jobs(
         self,
         info: Info,
+        filter: JobFilterArg = None,
+        tql: TqlArg = None,
         order_by: OrderBy = None,
         first: First = None,
         after: After = None,
         last: Last = None,
         before: Before = None,
     ) -> Connection[Job]:
-        args = JobListArgs(order_pairs(order_by), first, after, last, before)
+        where = compile_filter(JOB_FIELDS, filter, tql, info.context.settings)
+        args = JobListArgs(
+            order_pairs(order_by), first, after, last, before, False, where.key, where.where
+        )
         return await job_connection(info, args, analyzer_id=self.id)
 
 
