@@ -32,7 +32,7 @@ ASSET_FILES: Mapping[str, str] = {
 SCRIPTS = ("react.production.min.js", "react-dom.production.min.js", "graphiql.min.js")
 STYLESHEET = "graphiql.min.css"
 
-# The URL carries GraphiQL's version, so a day of caching never outlives an upgrade.
+# Each URL carries its package's version, so a day of caching never outlives an upgrade.
 ASSET_CACHE_CONTROL = "public, max-age=86400"
 
 EXAMPLE_QUERY = """\
@@ -108,13 +108,22 @@ def missing_assets(directory: Path | None = None) -> list[str]:
     return [rel for rel in ASSET_FILES.values() if not (root / rel).is_file()]
 
 
-def graphiql_version(directory: Path) -> str:
-    """GraphiQL's installed version, used to bust caches when it changes."""
+def package_version(directory: Path, package: str) -> str:
+    """An installed npm package's version, used to bust caches when it changes."""
     try:
-        meta: dict[str, Any] = json.loads((directory / "graphiql/package.json").read_text())
+        meta: dict[str, Any] = json.loads((directory / package / "package.json").read_text())
     except (OSError, ValueError):
         return "unknown"
     return str(meta.get("version", "unknown"))
+
+
+def asset_urls(directory: Path, assets_url: str) -> dict[str, str]:
+    """Public asset name -> its URL, versioned by the npm package the file comes from."""
+    urls = {}
+    for name, relative in ASSET_FILES.items():
+        version = package_version(directory, relative.split("/")[0])
+        urls[name] = f"{assets_url}/{name}?v={version}"
+    return urls
 
 
 def script_json(value: object) -> str:
@@ -174,11 +183,10 @@ def page_headers(*, scripts: bool) -> dict[str, str]:
     }
 
 
-def render_page(config: dict[str, object], *, assets_url: str, version: str) -> str:
+def render_page(config: dict[str, object], urls: Mapping[str, str]) -> str:
     """The explorer's HTML: pinned assets from this origin, then the hashed bootstrap."""
-    query = f"?v={html.escape(version, quote=True)}"
-    base = html.escape(assets_url, quote=True)
-    scripts = "\n".join(f'  <script src="{base}/{name}{query}"></script>' for name in SCRIPTS)
+    src = {name: html.escape(url, quote=True) for name, url in urls.items()}
+    scripts = "\n".join(f'  <script src="{src[name]}"></script>' for name in SCRIPTS)
     return f"""<!doctype html>
 <html lang="en">
 <head>
@@ -186,7 +194,7 @@ def render_page(config: dict[str, object], *, assets_url: str, version: str) -> 
   <meta name="viewport" content="width=device-width, initial-scale=1">
   <title>jobql explorer</title>
   <link rel="icon" href="data:,">
-  <link rel="stylesheet" href="{base}/{STYLESHEET}{query}">
+  <link rel="stylesheet" href="{src[STYLESHEET]}">
   <style>{PAGE_CSS}</style>
 {scripts}
 </head>
@@ -229,7 +237,7 @@ def explorer_page(settings: Settings, *, assets_url: str = ASSETS_URL) -> Respon
         body = render_install_page(missing, directory)
         return HTMLResponse(body, headers=page_headers(scripts=False))
     config = explorer_config(settings)
-    body = render_page(config, assets_url=assets_url, version=graphiql_version(directory))
+    body = render_page(config, asset_urls(directory, assets_url))
     return HTMLResponse(body, headers=page_headers(scripts=True))
 
 
