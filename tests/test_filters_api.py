@@ -7,6 +7,10 @@ from typing import Any
 
 import pytest
 
+from app.graphql.filter_tree import build_predicate
+from app.graphql.filters import IntFilter, JobFilter, JobStatusFilter, StringFilter
+from app.services.jobs import JobStatus
+from app.tql import JOB_FIELDS, And, TqlLimits, parse_tql
 from tests.support import KEYS, Env
 
 JOBS = """
@@ -278,3 +282,23 @@ async def test_analyzer_errors_name_their_argument(env: Env) -> None:
     assert error["extensions"]["argument"] == "tql" and error["extensions"]["tql"]["offset"] == 9
     error = await bad(env, ANALYZERS, filter={"name": {"eq": "\x00"}})
     assert error["extensions"]["argument"] == "filter"
+
+
+def test_both_spellings_build_the_same_tree() -> None:
+    """Without HTTP: the typed input and the TQL text of one condition give one tree."""
+    typed = JobFilter(
+        status=JobStatusFilter(in_=[JobStatus.SUCCESS, JobStatus.FAILURE]),
+        data_type=StringFilter(eq="ip"),
+        or_=[
+            JobFilter(tlp=IntFilter(gte=2)),
+            JobFilter(not_=JobFilter(data=StringFilter(contains="google"))),
+        ],
+    )
+    text = (
+        'status in ("success", "Failure") and dataType = "ip" '
+        'and (tlp >= 2 or not data contains "google")'
+    )
+    limits = TqlLimits()
+    assert build_predicate(JOB_FIELDS, typed, None, limits) == parse_tql(text, JOB_FIELDS, limits)
+    both = build_predicate(JOB_FIELDS, typed, text, limits)
+    assert isinstance(both, And) and both.items[0] == both.items[1]

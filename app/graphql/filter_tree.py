@@ -45,6 +45,7 @@ _OPS = {
     "starts_with": Op.STARTSWITH,
     "ends_with": Op.ENDSWITH,
 }
+_LOGIC = ("and_", "or_", "not_")
 # An empty list follows set logic, as Django's `__in=[]` does: IN () is false, NOT IN () true.
 _EMPTY: dict[Op, Predicate] = {Op.IN: FALSE, Op.NOT_IN: TRUE}
 
@@ -97,9 +98,13 @@ class _Converter:
 
     def node(self, obj: Any, path: str, depth: int) -> Predicate:
         if depth > self.limits.max_depth:
-            self.fail(path, f"the filter is nested more than {self.limits.max_depth} levels deep")
+            # The path of the culprit would be as long as the nesting: name the limit only.
+            self.fail(
+                "filter", f"the filter is nested more than {self.limits.max_depth} levels deep"
+            )
         parts: list[Predicate] = []
-        for item in dataclasses.fields(obj):
+        # Field conditions first, then and/or/not: the order a TQL text reads in.
+        for item in sorted(dataclasses.fields(obj), key=lambda f: f.name in _LOGIC):
             value = getattr(obj, item.name)
             if _given(value):
                 parts.append(self.part(item.name, value, path, depth))

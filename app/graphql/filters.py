@@ -1,4 +1,4 @@
-"""Filter inputs (JobFilter, AnalyzerFilter, TQL) and their translation into one predicate."""
+"""The typed filter inputs (JobFilter, AnalyzerFilter, …) and the filter arguments."""
 
 from __future__ import annotations
 
@@ -7,8 +7,6 @@ from enum import Enum
 from typing import TYPE_CHECKING, Annotated, TypeAlias
 
 import strawberry
-
-from app.tql import REGISTRIES, Entity
 
 if TYPE_CHECKING:
     from app.services.jobs import JobStatus
@@ -102,9 +100,7 @@ class DateTimeFilter:
 @strawberry.input(description=f"Conditions on a job's status, ANDed. {_NULL}")
 class JobStatusFilter:
     eq: Status | None = strawberry.field(default=strawberry.UNSET, description="This status.")
-    neq: Status | None = strawberry.field(
-        default=strawberry.UNSET, description="Any other status."
-    )
+    neq: Status | None = strawberry.field(default=strawberry.UNSET, description="Any other status.")
     in_: list[Status] | None = strawberry.field(
         default=strawberry.UNSET,
         name="in",
@@ -308,55 +304,6 @@ class AnalyzerFilter:
     job_cache_minutes: IntFilter | None = strawberry.field(
         default=strawberry.UNSET, description="Job cache duration (null when caching is off)."
     )
-
-
-@strawberry.enum(description="What a TQL text or typed filter selects.")
-class TqlEntity(Enum):
-    JOB = strawberry.enum_value("JOB", description="Jobs (jobs, Analyzer.jobs): JobFilter.")
-    ANALYZER = strawberry.enum_value("ANALYZER", description="Analyzers: AnalyzerFilter.")
-
-
-@strawberry.enum(description="The type of a filterable field: what values it takes.")
-class TqlFieldType(Enum):
-    STRING = strawberry.enum_value("STRING", description="Text: \"…\" or '…'.")
-    INT = strawberry.enum_value("INT", description="A 32-bit signed integer.")
-    DATETIME = strawberry.enum_value(
-        "DATETIME", description='A time as text: ISO-8601 (UTC without offset) or "now - 7 days".'
-    )
-    ENUM = strawberry.enum_value("ENUM", description="One of enumValues, as text, in any case.")
-    ID = strawberry.enum_value("ID", description="An id, as text.")
-    BOOLEAN = strawberry.enum_value("BOOLEAN", description="true or false.")
-
-
-@strawberry.type(description="A field that TQL and the typed filter can filter on.")
-class TqlField:
-    name: str = strawberry.field(description="Its name, in TQL and in the typed filter.")
-    type: TqlFieldType = strawberry.field(description="Its type.")
-    operators: list[str] = strawberry.field(
-        description='The TQL operators it takes, as written in TQL ("=", "NOT IN", "IS NULL"…).'
-    )
-    enum_values: list[str] = strawberry.field(
-        description="The values it takes, for enum fields (matched in any case); else empty."
-    )
-    description: str = strawberry.field(description="What it is.")
-    nullable: bool = strawberry.field(
-        description="Whether it can be null; a null field matches only IS NULL."
-    )
-
-
-def tql_fields(entity: TqlEntity) -> list[TqlField]:
-    """From the registry the compiler uses, so the list cannot drift from what works."""
-    return [
-        TqlField(
-            name=spec.name,
-            type=TqlFieldType(spec.type.value),
-            operators=[op.value for op in spec.operators],
-            enum_values=list(spec.enum_values),
-            description=spec.description,
-            nullable=spec.nullable,
-        )
-        for spec in REGISTRIES[Entity(entity.value)].values()
-    ]
 
 
 JobFilterArg = Annotated[

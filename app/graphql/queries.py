@@ -6,17 +6,10 @@ from typing import Annotated
 
 import strawberry
 
-from app.graphql import filters
 from app.graphql.context import Info, ListingBatch
 from app.graphql.filter_tree import compile_filter
-from app.graphql.filters import (
-    AnalyzerFilterArg,
-    IncludeDeleted,
-    JobFilterArg,
-    TqlArg,
-    TqlEntity,
-    TqlField,
-)
+from app.graphql.filters import AnalyzerFilterArg, IncludeDeleted, JobFilterArg, TqlArg
+from app.graphql.tql_fields import TqlEntity, TqlField, tql_fields
 from app.graphql.types import (
     After,
     Analyzer,
@@ -121,4 +114,4 @@ class Query:
         self,
         entity: Annotated[TqlEntity, strawberry.argument(description="JOB or ANALYZER.")],
     ) -> list[TqlField]:
-        return filters.tql_fields(entity)
+        return tql_fields(entity)
