@@ -41,6 +41,9 @@ TYPED_OPS = {
     Op.GT: "gt", Op.GTE: "gte", Op.CONTAINS: "contains", Op.STARTSWITH: "startsWith",
     Op.ENDSWITH: "endsWith",
 }  # fmt: skip
+# TQL-only operators, spelled in the typed filter as NOT of their positive form.
+NEGATED = {Op.NOT_CONTAINS: Op.CONTAINS, Op.NOT_STARTSWITH: Op.STARTSWITH,
+           Op.NOT_ENDSWITH: Op.ENDSWITH}  # fmt: skip
 Row = dict[str, Any]
 
 
@@ -97,7 +100,10 @@ def holds(value: Any, op: Op, operand: Any) -> bool | None:
         Op.CONTAINS: lambda: fold(operand) in fold(value),
         Op.STARTSWITH: lambda: fold(value).startswith(fold(operand)),
         Op.ENDSWITH: lambda: fold(value).endswith(fold(operand)),
+        Op.BETWEEN: lambda: operand[0] <= value <= operand[1],
     }  # fmt: skip
+    if op in NEGATED:
+        return not tests[NEGATED[op]]()
     return tests[op]()
 
 
@@ -149,6 +155,9 @@ def to_tql(tree: Predicate, enum_case: Callable[[str], str]) -> str:
         value = tuple(map(enum_case, value)) if isinstance(value, tuple) else enum_case(value)
     if value is None:
         return f"{tree.field} {tree.op.value}"
+    if tree.op is Op.BETWEEN:
+        low, high = value  # type: ignore[misc]
+        return f"{tree.field} between {literal(low)} AND {literal(high)}"
     if isinstance(value, tuple):
         return f"{tree.field} {tree.op.value} ({', '.join(map(literal, value))})"
     return f"{tree.field} {tree.op.value} {literal(value)}"
@@ -166,6 +175,11 @@ def to_filter(tree: Predicate) -> dict[str, Any]:
         return {"and" if isinstance(tree, And) else "or": [to_filter(i) for i in tree.items]}
     if tree.op in (Op.IS_NULL, Op.IS_NOT_NULL):
         return {tree.field: {"isNull": tree.op is Op.IS_NULL}}
+    if tree.op in NEGATED:
+        return {"not": to_filter(Condition(tree.field, NEGATED[tree.op], tree.value))}
+    if tree.op is Op.BETWEEN:
+        low, high = (jsonable(v) for v in tree.value)  # type: ignore[union-attr]
+        return {tree.field: {"gte": low, "lte": high}}
     value = tree.value
     plain = [jsonable(v) for v in value] if isinstance(value, tuple) else jsonable(value)
     return {tree.field: {TYPED_OPS[tree.op]: plain}}
@@ -197,7 +211,7 @@ def conditions(draw: st.DrawFn, rows: list[Row]) -> Predicate:
         name = draw(st.sampled_from(STRINGS))
         values = sorted({r[name] for r in rows if r[name] is not None})
         op = draw(st.sampled_from([Op.EQ, Op.NEQ, Op.IN, Op.NOT_IN, Op.CONTAINS, Op.STARTSWITH,
-                                   Op.ENDSWITH, Op.IS_NULL, Op.IS_NOT_NULL]))  # fmt: skip
+                                   Op.ENDSWITH, Op.IS_NULL, Op.IS_NOT_NULL, *NEGATED]))  # fmt: skip
         if op in (Op.IS_NULL, Op.IS_NOT_NULL):
             return Condition(name, op)
         if op in (Op.IN, Op.NOT_IN):
@@ -205,16 +219,24 @@ def conditions(draw: st.DrawFn, rows: list[Row]) -> Predicate:
             return Condition(name, op, tuple(items))
         return Condition(name, op, text_operand(draw, values, op))
     if kind == "int":
-        op = draw(st.sampled_from([Op.EQ, Op.NEQ, Op.LT, Op.LTE, Op.GT, Op.GTE, Op.IN, Op.NOT_IN]))
+        op = draw(st.sampled_from([Op.EQ, Op.NEQ, Op.LT, Op.LTE, Op.GT, Op.GTE, Op.IN, Op.NOT_IN,
+                                   Op.BETWEEN]))  # fmt: skip
+        if op is Op.BETWEEN:
+            low, high = draw(st.integers(-1, 4)), draw(st.integers(-1, 4))
+            return Condition(draw(st.sampled_from(INTS)), op, (low, high))
         if op in (Op.IN, Op.NOT_IN):
             items = draw(st.lists(st.integers(-1, 4), min_size=1, max_size=3))
             return Condition(draw(st.sampled_from(INTS)), op, tuple(items))
         return Condition(draw(st.sampled_from(INTS)), op, draw(st.integers(-1, 4)))
     if kind == "time":
         name = draw(st.sampled_from(TIMES))
-        op = draw(st.sampled_from([Op.EQ, Op.NEQ, Op.LT, Op.LTE, Op.GT, Op.GTE, Op.IS_NULL]))
+        op = draw(st.sampled_from([Op.EQ, Op.NEQ, Op.LT, Op.LTE, Op.GT, Op.GTE, Op.IS_NULL,
+                                   Op.BETWEEN]))  # fmt: skip
         if op is Op.IS_NULL:
             return Condition(name, draw(st.sampled_from([Op.IS_NULL, Op.IS_NOT_NULL])))
+        if op is Op.BETWEEN:
+            bounds = draw(st.lists(st.sampled_from(times(rows)), min_size=2, max_size=2))
+            return Condition(name, op, tuple(sorted(bounds)))
         return Condition(name, op, draw(st.sampled_from(times(rows))))
     if kind == "status":
         op = draw(st.sampled_from([Op.EQ, Op.NEQ, Op.IN, Op.NOT_IN]))
