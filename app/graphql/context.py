@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Awaitable, Callable, Hashable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeAlias, TypeVar
@@ -93,7 +94,9 @@ class Loaders:
             self.events_by_job_id,
             self.artifacts_by_job_id,
         ):
-            relation.clear(job_id)
+            # strawberry's clear() raises KeyError for a key this request never loaded.
+            with contextlib.suppress(KeyError):
+                relation.clear(job_id)
 
 
 @dataclass

@@ -17,6 +17,7 @@ from strawberry.schema.config import StrawberryConfig
 
 from app.config import Settings
 from app.graphql.errors import ErrorPresenter
+from app.graphql.mutations import Mutation
 from app.graphql.queries import Query
 from app.graphql.scalars import SCALARS
 
@@ -30,6 +31,7 @@ class Schema(strawberry.Schema):
 def build_schema(settings: Settings) -> strawberry.Schema:
     return Schema(
         query=Query,
+        mutation=Mutation,
         config=StrawberryConfig(scalar_map=SCALARS),
         extensions=[
             ErrorPresenter,

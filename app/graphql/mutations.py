@@ -1,0 +1,109 @@
+"""The root Mutation: thin resolvers over the lifecycle services, each guarded by @hasRole."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import strawberry
+from strawberry.permission import PermissionExtension
+
+from app.auth import Role
+from app.errors import BadUserInput
+from app.graphql.context import Info
+from app.graphql.filter_tree import compile_filter
+from app.graphql.filters import JobFilterArg, TqlArg
+from app.graphql.permissions import HasRole
+from app.graphql.types import Job
+from app.services import lifecycle, removal
+from app.tql import JOB_FIELDS
+
+JobId = Annotated[strawberry.ID, strawberry.argument(description="The job's id.")]
+Reason = Annotated[
+    str | None,
+    strawberry.argument(description="Why; kept as the message of the CANCELLED event."),
+]
+
+
+def guarded(*roles: Role) -> list[Any]:
+    """Checked before the resolver runs, and printed as @hasRole in the schema."""
+    return [PermissionExtension(permissions=[HasRole(*roles)])]
+
+
+def _fresh(info: Info, row: Any) -> Job:
+    """The job as the mutation left it; later reads in this request must not see it stale."""
+    info.context.loaders.clear_job(row.id)
+    info.context.loaders.job_by_id.prime(row.id, row)
+    return Job.from_row(row)
+
+
+@strawberry.type(
+    description="Everything that changes jobs. Each field names the roles it needs (@hasRole); "
+    "every change is recorded in the job's events."
+)
+class Mutation:
+    @strawberry.mutation(
+        description="Cancels a WAITING or IN_PROGRESS job. On a CANCELLED job it returns the "
+        "job unchanged; on any other finished or a DELETED job it is a CONFLICT, with the "
+        "current status in extensions.status.",
+        extensions=guarded(Role.ANALYZE, Role.ORGADMIN),
+    )
+    async def cancel_job(self, info: Info, id: JobId, reason: Reason = None) -> Job:
+        principal = info.context.principal
+        row = await lifecycle.cancel_job(
+            info.context.db,
+            organization=principal.organization,
+            job_id=id,
+            actor=principal.login,
+            reason=reason,
+        )
+        return _fresh(info, row)
+
+    @strawberry.mutation(
+        description="Soft-deletes a job, whatever its status: it becomes DELETED and keeps its "
+        "data. On a DELETED job it returns the job unchanged.",
+        extensions=guarded(Role.ANALYZE, Role.ORGADMIN),
+    )
+    async def delete_job(self, info: Info, id: JobId) -> Job:
+        principal = info.context.principal
+        row = await lifecycle.delete_job(
+            info.context.db, organization=principal.organization, job_id=id, actor=principal.login
+        )
+        return _fresh(info, row)
+
+    @strawberry.mutation(
+        description="Soft-deletes the organization's finished jobs (SUCCESS, FAILURE, TIMEOUT, "
+        "CANCELLED) that match `filter` AND `tql`, and returns how many. One of them is "
+        "required: deleting every job takes an explicit condition.",
+        extensions=guarded(Role.ORGADMIN),
+    )
+    async def delete_jobs(self, info: Info, filter: JobFilterArg = None, tql: TqlArg = None) -> int:
+        where = compile_filter(JOB_FIELDS, filter, tql, info.context.settings).where
+        if where is None:
+            raise BadUserInput(
+                "Give a filter or tql: deleteJobs never deletes every job by default",
+                argument="filter",
+            )
+        principal = info.context.principal
+        return await removal.delete_jobs(
+            info.context.db,
+            organization=principal.organization,
+            predicate=where,
+            actor=principal.login,
+        )
+
+    @strawberry.mutation(
+        description="Removes a job for good, whatever its status: the job, its report, "
+        "artifacts and events, and every attachment and file no other row uses. Returns the id.",
+        extensions=guarded(Role.ORGADMIN),
+    )
+    async def purge_job(self, info: Info, id: JobId) -> strawberry.ID:
+        context, principal = info.context, info.context.principal
+        await removal.purge_job(
+            context.db,
+            context.blobs,
+            organization=principal.organization,
+            job_id=id,
+            actor=principal.login,
+        )
+        context.loaders.clear_job(id)
+        return id
