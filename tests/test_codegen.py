@@ -10,6 +10,14 @@ from pathlib import Path
 from types import ModuleType
 
 import pytest
+from graphql import (
+    GraphQLEnumType,
+    GraphQLInputObjectType,
+    GraphQLInterfaceType,
+    GraphQLNamedType,
+    GraphQLObjectType,
+    build_schema,
+)
 
 from tests.live_server import LiveServer, live_server
 
@@ -17,6 +25,36 @@ ROOT = Path(__file__).resolve().parents[1]
 CODEGEN = ROOT / "tests" / "codegen"
 GENERATED = CODEGEN / "generated"
 GENERATE_SECONDS = 600  # a first run builds .venv-codegen from PyPI
+
+
+def described_parts(name: str, kind: GraphQLNamedType) -> Iterator[tuple[str, str | None]]:
+    """What a generated client turns into a docstring: the type, its members, their arguments."""
+    yield name, kind.description
+    if isinstance(kind, GraphQLObjectType | GraphQLInterfaceType):
+        for field_name, field in kind.fields.items():
+            yield f"{name}.{field_name}", field.description
+            for arg, value in field.args.items():
+                yield f"{name}.{field_name}({arg})", value.description
+    elif isinstance(kind, GraphQLInputObjectType):
+        for field_name, input_field in kind.fields.items():
+            yield f"{name}.{field_name}", input_field.description
+    elif isinstance(kind, GraphQLEnumType):
+        for value_name, value in kind.values.items():
+            yield f"{name}.{value_name}", value.description
+
+
+def test_schema_documents_everything_a_generated_client_shows() -> None:
+    schema = build_schema((ROOT / "schema.graphql").read_text())
+    missing = [
+        part
+        for name, kind in schema.type_map.items()
+        if not name.startswith("__") and name not in ("String", "Int", "Float", "Boolean", "ID")
+        for part, description in described_parts(name, kind)
+        if not description
+    ]
+    assert missing == [], f"schema.graphql lacks descriptions for: {', '.join(missing)}"
+    for scalar in ("DateTime", "JSON"):  # custom scalars say what travels on the wire
+        assert schema.type_map[scalar].description
 
 
 @pytest.fixture(scope="module")

@@ -11,6 +11,7 @@ import strawberry
 
 from app.errors import BadUserInput
 from app.graphql.context import Info
+from app.graphql.enums import describe_values
 from app.graphql.scalars import JSON
 from app.services.attachments import download_path
 
@@ -71,6 +72,17 @@ class TaxonomyLevel(Enum):
     SAFE = "SAFE"
     SUSPICIOUS = "SUSPICIOUS"
     MALICIOUS = "MALICIOUS"
+
+
+describe_values(
+    TaxonomyLevel,
+    {
+        "INFO": "Information only: no verdict.",
+        "SAFE": "Judged harmless.",
+        "SUSPICIOUS": "Worth a closer look.",
+        "MALICIOUS": "Judged harmful.",
+    },
+)
 
 
 @strawberry.type(description="One short verdict of a report, as Cortex taxonomies are.")

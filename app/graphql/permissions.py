@@ -11,12 +11,20 @@ from strawberry.schema_directive import Location
 from app.auth import Role
 from app.errors import Forbidden
 from app.graphql.context import Info
+from app.graphql.enums import describe_values
 
-RoleEnum = strawberry.enum(
-    Role,
-    name="Role",
-    description="What a user may do: READ queries; ANALYZE also cancels and deletes jobs; "
-    "ORGADMIN also bulk-deletes and purges.",
+RoleEnum = describe_values(
+    strawberry.enum(
+        Role,
+        name="Role",
+        description="What a user may do: READ queries; ANALYZE also cancels and deletes jobs; "
+        "ORGADMIN also bulk-deletes and purges.",
+    ),
+    {
+        "READ": "May query the organization's jobs, analyzers and attachments.",
+        "ANALYZE": "READ, and may cancel and delete jobs.",
+        "ORGADMIN": "ANALYZE, and may bulk-delete and purge jobs.",
+    },
 )
 
 

@@ -12,6 +12,7 @@ import strawberry
 
 from app.graphql.attachments import Attachment, Report
 from app.graphql.context import Info, ListingBatch
+from app.graphql.enums import describe_values
 from app.graphql.filter_tree import compile_filter
 from app.graphql.filters import JobFilterArg, TqlArg
 from app.graphql.permissions import RoleEnum
@@ -22,11 +23,22 @@ from app.services.jobs import JobStatus as DomainJobStatus
 from app.services.listing import PageRows
 from app.tql import JOB_FIELDS
 
-JobStatus = strawberry.enum(
-    DomainJobStatus,
-    name="JobStatus",
-    description="Where a job is in its lifecycle: WAITING → IN_PROGRESS → SUCCESS | FAILURE | "
-    "TIMEOUT; CANCELLED by a user; DELETED (soft) by a user. Sorts in this order.",
+JobStatus = describe_values(
+    strawberry.enum(
+        DomainJobStatus,
+        name="JobStatus",
+        description="Where a job is in its lifecycle: WAITING → IN_PROGRESS → SUCCESS | FAILURE | "
+        "TIMEOUT; CANCELLED by a user; DELETED (soft) by a user. Sorts in this order.",
+    ),
+    {
+        "WAITING": "Submitted; no analyzer has taken it yet.",
+        "IN_PROGRESS": "An analyzer is running it.",
+        "SUCCESS": "Finished; the report holds the results.",
+        "FAILURE": "Finished with an error; report.errorMessage says which.",
+        "TIMEOUT": "Finished because the analyzer ran out of time.",
+        "CANCELLED": "Stopped by a user before it finished (cancelJob).",
+        "DELETED": "Soft-deleted by a user (deleteJob): kept, but listed only with includeDeleted.",
+    },
 )
 T = TypeVar("T")
 
@@ -114,6 +126,15 @@ class OrderDirection(Enum):
     DESC = "DESC"
 
 
+describe_values(
+    OrderDirection,
+    {
+        "ASC": "Smallest, oldest, first in lifecycle first.",
+        "DESC": "Largest, newest, last in lifecycle first.",
+    },
+)
+
+
 @strawberry.enum(
     description="What jobs can be sorted by. Strings sort by code point; STATUS in lifecycle order."
 )
@@ -126,6 +147,21 @@ class JobOrderField(Enum):
     TLP = "TLP"
     ANALYZER_NAME = "ANALYZER_NAME"
     DATA_TYPE = "DATA_TYPE"
+
+
+describe_values(
+    JobOrderField,
+    {
+        "CREATED_AT": "When the job was submitted.",
+        "UPDATED_AT": "When it last changed.",
+        "START_DATE": "When it started running.",
+        "END_DATE": "When it finished.",
+        "STATUS": "Its status, in lifecycle order (WAITING first, DELETED last).",
+        "TLP": "Its Traffic Light Protocol level, 0 to 3.",
+        "ANALYZER_NAME": "Its analyzer's name.",
+        "DATA_TYPE": "Its data type (ip, domain, file…).",
+    },
+)
 
 
 @strawberry.input(
