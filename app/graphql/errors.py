@@ -7,7 +7,7 @@ import logging
 import uuid
 from collections.abc import Iterator
 
-from graphql import GraphQLError
+from graphql import GraphQLError, GraphQLSyntaxError
 from strawberry.extensions import SchemaExtension
 
 from app.errors import DomainError
@@ -33,7 +33,7 @@ def present(error: GraphQLError) -> GraphQLError:
 def _graphql_code(error: GraphQLError) -> str:
     if error.extensions and "code" in error.extensions:
         return str(error.extensions["code"])
-    if error.message.startswith("Syntax Error"):
+    if isinstance(error, GraphQLSyntaxError) or error.message.startswith("Syntax Error"):
         return "GRAPHQL_PARSE_FAILED"
     if error.message.startswith("Variable '$"):
         return "BAD_USER_INPUT"
