@@ -7,6 +7,7 @@ import hashlib
 import html
 import json
 import os
+import secrets
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -67,6 +68,8 @@ BOOTSTRAP_JS = """\
 (function () {
   "use strict";
   var config = JSON.parse(document.getElementById("jobql-explorer-config").textContent);
+  // GraphiQL's dialogs add a <style> element at run time; it stamps it with this nonce.
+  window.__webpack_nonce__ = config.styleNonce;
   var props = {
     fetcher: GraphiQL.createFetcher({ url: config.url }),
     defaultQuery: config.query,
@@ -154,14 +157,21 @@ def explorer_config(settings: Settings, *, graphql_url: str = "/graphql") -> dic
     }
 
 
-def content_security_policy(*, scripts: bool) -> str:
-    """Everything from this origin only, so a closed network never sees an outside request."""
-    script_src = f"'self' {BOOTSTRAP_HASH}" if scripts else "'none'"
+def content_security_policy(style_nonce: str | None) -> str:
+    """Everything from this origin only, so a closed network never sees an outside request.
+
+    `style_nonce` is None for the install page, which runs no script at all.
+    """
+    if style_nonce is None:
+        script_src, style_src = "'none'", "'self'"
+    else:
+        script_src = f"'self' {BOOTSTRAP_HASH}"
+        style_src = f"'self' {PAGE_CSS_HASH} 'nonce-{style_nonce}'"
     return "; ".join(
         (
             "default-src 'none'",
             f"script-src {script_src}",
-            f"style-src 'self' {PAGE_CSS_HASH}",
+            f"style-src {style_src}",
             "connect-src 'self'",
             # GraphiQL's stylesheet embeds its icons and fonts as data: URLs.
             "img-src 'self' data:",
@@ -173,10 +183,10 @@ def content_security_policy(*, scripts: bool) -> str:
     )
 
 
-def page_headers(*, scripts: bool) -> dict[str, str]:
-    # no-store: in demo mode the page carries an API key.
+def page_headers(style_nonce: str | None) -> dict[str, str]:
+    # no-store: in demo mode the page carries an API key, and the nonce must be fresh.
     return {
-        "Content-Security-Policy": content_security_policy(scripts=scripts),
+        "Content-Security-Policy": content_security_policy(style_nonce),
         "Cache-Control": "no-store",
         "X-Content-Type-Options": "nosniff",
         "Referrer-Policy": "no-referrer",
@@ -235,10 +245,11 @@ def explorer_page(settings: Settings, *, assets_url: str = ASSETS_URL) -> Respon
     missing = missing_assets(directory)
     if missing:
         body = render_install_page(missing, directory)
-        return HTMLResponse(body, headers=page_headers(scripts=False))
-    config = explorer_config(settings)
+        return HTMLResponse(body, headers=page_headers(None))
+    nonce = secrets.token_urlsafe(18)
+    config = {**explorer_config(settings), "styleNonce": nonce}
     body = render_page(config, asset_urls(directory, assets_url))
-    return HTMLResponse(body, headers=page_headers(scripts=True))
+    return HTMLResponse(body, headers=page_headers(nonce))
 
 
 class ExplorerAssets(StaticFiles):

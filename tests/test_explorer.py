@@ -147,10 +147,13 @@ async def test_csp_allows_only_this_origin_and_the_page_own_inline_code(
     (style,) = parts.inline["style"]
     assert csp["default-src"] == ["'none'"]
     assert csp["script-src"] == ["'self'", sha256_source(script)]
-    assert csp["style-src"] == ["'self'", sha256_source(style)]
+    nonce = page_config(response.text)["styleNonce"]
+    assert csp["style-src"] == ["'self'", sha256_source(style), f"'nonce-{nonce}'"]
     assert csp["connect-src"] == ["'self'"]
     assert "unsafe-inline" not in response.headers["content-security-policy"]
     assert response.headers["cache-control"] == "no-store"
+    again = page_config((await client.get("/graphql")).text)["styleNonce"]
+    assert isinstance(nonce, str) and len(nonce) >= 22 and again != nonce
 
 
 async def test_demo_mode_opens_with_the_key_and_a_jobs_query(fake_assets: Path) -> None:

@@ -1,6 +1,7 @@
 // Drives the jobql explorer in Debian's Chromium: loads GET /graphql, checks that every request
 // stays on the page's origin and that the CSP was never violated, runs the editor's query with
-// the run button, checks that the result pane shows jobs, and saves screenshots.
+// the run button, checks that the result pane shows jobs, saves screenshots, then opens the
+// schema documentation and the settings dialog.
 //
 // Usage: node tests/browser/explorer.mjs
 //   JOBQL_URL         base URL of a live `jobql serve --demo` (required), e.g. http://127.0.0.1:8123
@@ -101,6 +102,19 @@ async function runQuery(page) {
   return nodes.length;
 }
 
+async function browseDocsAndSettings(page) {
+  // The schema documentation comes from introspection over the same origin; the settings
+  // dialog adds a <style> element at run time, which the CSP must let through by its nonce.
+  await page.locator('button[aria-label="Show Documentation Explorer"]').click();
+  const docs = page.locator(".graphiql-doc-explorer");
+  await docs.getByText("Root Types").waitFor({ timeout: TIMEOUT_MS });
+  await docs.getByText("JobFilter", { exact: true }).first().waitFor({ timeout: TIMEOUT_MS });
+  await page.locator('button[aria-label="Open settings dialog"]').click();
+  await page.locator(".graphiql-dialog").waitFor({ timeout: TIMEOUT_MS });
+  await page.keyboard.press("Escape");
+  await page.locator(".graphiql-dialog").waitFor({ state: "detached", timeout: TIMEOUT_MS });
+}
+
 async function saveScreenshots(page) {
   for (const path of screenshots) {
     mkdirSync(dirname(path), { recursive: true });
@@ -134,6 +148,7 @@ async function main() {
     const editors = await checkEditors(page);
     const jobs = await runQuery(page);
     await saveScreenshots(page);
+    await browseDocsAndSettings(page);
     const violations = await page.evaluate(() => window.__cspViolations);
     if (violations.length) fail(`CSP violations: ${violations.join("; ")}`);
     if (requests.foreign.length) fail(`requests left the origin: ${requests.foreign.join(", ")}`);
