@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import importlib.util
 import subprocess
 import sys
@@ -24,6 +25,7 @@ from tests.live_server import LiveServer, live_server
 ROOT = Path(__file__).resolve().parents[1]
 CODEGEN = ROOT / "tests" / "codegen"
 GENERATED = CODEGEN / "generated"
+LOCK = ROOT / "tests" / "artifacts" / "codegen.lock"
 GENERATE_SECONDS = 600  # a first run builds .venv-codegen from PyPI
 
 
@@ -58,19 +60,24 @@ def test_schema_documents_everything_a_generated_client_shows() -> None:
 
 
 @pytest.fixture(scope="module")
-def generated() -> Path:
+def generated() -> Iterator[Path]:
     """Runs tests/codegen/generate.py once: both generators, then tsc and mypy on usage files."""
-    result = subprocess.run(
-        [sys.executable, str(CODEGEN / "generate.py")],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=GENERATE_SECONDS,
-        check=False,
-    )
-    if result.returncode != 0:
-        pytest.fail(f"codegen failed:\n{result.stdout}\n{result.stderr}")
-    return GENERATED
+    # Test runs sharing a work tree would regenerate the package under each other's imports:
+    # they take turns, each holding the lock until its last codegen test is done.
+    LOCK.parent.mkdir(parents=True, exist_ok=True)
+    with LOCK.open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        result = subprocess.run(
+            [sys.executable, str(CODEGEN / "generate.py")],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=GENERATE_SECONDS,
+            check=False,
+        )
+        if result.returncode != 0:
+            pytest.fail(f"codegen failed:\n{result.stdout}\n{result.stderr}")
+        yield GENERATED
 
 
 def test_generators_and_type_checkers_accept_the_schema(generated: Path) -> None:
