@@ -119,8 +119,9 @@ async def transition(
     forbids the action from the job's current status.
     """
     async with db.write() as conn:
-        # Each lost compare-and-set means the status moved forward in a finite lifecycle,
-        # so a few rounds always settle it; the row lock makes a second round rare.
+        # No lock is taken before judging: the compare-and-set is the guard. A lost round
+        # means another writer moved the status forward (statuses never go back), so the
+        # next round judges the new status, and a handful of rounds always settle it.
         for _ in range(len(JobStatus)):
             job = await _attempt(conn, action, change, extra)
             if job is not None:
@@ -133,7 +134,7 @@ async def _attempt(
 ) -> Row[Any] | None:
     """One round: the job as the action leaves it, or None when another writer got in first."""
     rule = RULES[action]
-    current = await locked_job(conn, change)
+    current = await find_job(conn, change)
     outcome = rule.judge(current.status)
     if outcome is Outcome.SETTLED:
         return current
@@ -152,11 +153,13 @@ def where_job(change: Change) -> ColumnElement[bool]:
     return and_(jobs.c.id == change.job_id, jobs.c.organization_id == change.organization)
 
 
-async def locked_job(conn: AsyncConnection, change: Change) -> Row[Any]:
-    # FOR UPDATE serializes transitions of one job on PostgreSQL; SQLite's BEGIN IMMEDIATE
-    # already serializes every writer (and SQLAlchemy prints no FOR UPDATE there).
-    query = select(*jobs.c).where(where_job(change)).with_for_update()
-    row = (await conn.execute(query)).one_or_none()
+async def find_job(conn: AsyncConnection, change: Change, *, lock: bool = False) -> Row[Any]:
+    """The job, or NotFound; `lock` holds its row (PostgreSQL) until the transaction ends.
+
+    SQLite needs no row lock: BEGIN IMMEDIATE already lets one writer in at a time.
+    """
+    query = select(*jobs.c).where(where_job(change))
+    row = (await conn.execute(query.with_for_update() if lock else query)).one_or_none()
     if row is None:
         # The same answer for an unknown id and another organization's job.
         raise NotFound("No such job", argument="id")
@@ -166,8 +169,8 @@ async def locked_job(conn: AsyncConnection, change: Change) -> Row[Any]:
 async def _compare_and_set(
     conn: AsyncConnection, rule: Rule, change: Change, current: Row[Any]
 ) -> Row[Any] | None:
-    # Taken after the lock, and never before the last change (clocks of two hosts differ),
-    # so a job's event times never go backwards.
+    # Never before the last change, even when two hosts' clocks differ, so a job's events
+    # stay in time order (a win means nobody changed the row since `current` was read).
     now = max(datetime.now(UTC), current.updated_at or current.created_at)
     values: dict[str, Any] = {"status": rule.target.value, "updated_at": now}
     values |= {"updated_by": change.actor, **{stamp: now for stamp in rule.stamps}}

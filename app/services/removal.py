@@ -30,7 +30,7 @@ from app.db.engine import Database
 from app.db.models import artifacts, attachments, job_events, jobs
 from app.db.types import UTCDateTime
 from app.services.jobs import FINISHED, JobStatus
-from app.services.lifecycle import RULES, Action, Change, locked_job, where_job
+from app.services.lifecycle import RULES, Action, Change, find_job, where_job
 
 log = logging.getLogger("jobql.removal")
 BULK_DELETE_MESSAGE = "bulk delete"
@@ -112,7 +112,8 @@ async def purge_job(
     uses, and then the blob files no attachment uses any more."""
     change = Change(organization, job_id, actor)
     async with db.write() as conn:
-        job = await locked_job(conn, change)
+        # Locked, so no worker adds an artifact (and an attachment to free) meanwhile.
+        job = await find_job(conn, change, lock=True)
         candidates = await _attachments_of(conn, job)
         # report, artifact and job_event go with it: ON DELETE CASCADE (foreign_keys=ON).
         await conn.execute(delete(jobs).where(where_job(change)))
