@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from app.db.engine import Database
@@ -53,3 +54,19 @@ async def count_jobs(env: Env, tql: str, *, key: str = "demo.read") -> int:
     query = "query($tql: String) { jobs(tql: $tql, includeDeleted: true) { totalCount } }"
     total: int = (await env.data(query, {"tql": tql}, key=key))["jobs"]["totalCount"]
     return total
+
+
+def assert_consistent_history(job: dict[str, Any] | None) -> None:
+    """Events chain: each leaves the status the previous one entered, in time order, and the
+    last one is where the job is."""
+    assert job is not None
+    events = job["events"]
+    assert events[0]["previousStatus"] is None
+    for earlier, later in zip(events, events[1:], strict=False):
+        assert later["previousStatus"] == earlier["status"], events
+        assert _time(later["at"]) >= _time(earlier["at"]), events
+    assert events[-1]["status"] == job["status"]
+
+
+def _time(text: str) -> datetime:
+    return datetime.fromisoformat(text)
