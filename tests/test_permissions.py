@@ -1,0 +1,93 @@
+"""@hasRole: printed on every mutation in schema.graphql, and enforced by the server."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from graphql import (
+    GraphQLField,
+    GraphQLNonNull,
+    GraphQLObjectType,
+    GraphQLSchema,
+    build_schema,
+    get_named_type,
+)
+from graphql.language import ListValueNode
+
+from tests.support import Env, error_codes
+
+SCHEMA_FILE = Path(__file__).parents[1] / "schema.graphql"
+# The contract (DESIGN.md), written out.
+CONTRACT = {
+    "cancelJob": ["ANALYZE", "ORGADMIN"],
+    "deleteJob": ["ANALYZE", "ORGADMIN"],
+    "deleteJobs": ["ORGADMIN"],
+    "purgeJob": ["ORGADMIN"],
+}
+# Who holds which roles in the demo data.
+KEY_ROLES = {"demo.read": {"READ"}, "demo.analyze": {"READ", "ANALYZE"}}
+
+
+def _schema() -> GraphQLSchema:
+    return build_schema(SCHEMA_FILE.read_text())
+
+
+def _mutation_fields() -> dict[str, GraphQLField]:
+    mutation = _schema().mutation_type
+    assert isinstance(mutation, GraphQLObjectType)
+    return dict(mutation.fields)
+
+
+def printed_roles(field: GraphQLField) -> list[str] | None:
+    """The roles of the field's @hasRole in schema.graphql; None without one."""
+    assert field.ast_node is not None
+    for directive in field.ast_node.directives:
+        if directive.name.value == "hasRole":
+            (argument,) = directive.arguments
+            assert argument.name.value == "roles" and isinstance(argument.value, ListValueNode)
+            return [value.value for value in argument.value.values]  # type: ignore[attr-defined]
+    return None
+
+
+def test_the_directive_is_declared() -> None:
+    directive = _schema().get_directive("hasRole")
+    assert directive is not None
+    assert str(directive.args["roles"].type) == "[Role!]!"
+
+
+def test_every_mutation_field_carries_has_role() -> None:
+    missing = [name for name, field in _mutation_fields().items() if printed_roles(field) is None]
+    assert not missing, f"Mutation fields without @hasRole: {missing}"
+
+
+def test_the_printed_roles_are_the_contracts() -> None:
+    printed = {name: printed_roles(field) for name, field in _mutation_fields().items()}
+    assert {name: printed[name] for name in CONTRACT} == CONTRACT
+
+
+@pytest.mark.parametrize("key", list(KEY_ROLES))
+async def test_every_printed_guard_is_enforced(env: Env, key: str) -> None:
+    """Each mutation the key's roles do not cover answers FORBIDDEN, whatever its arguments."""
+    for name, field in _mutation_fields().items():
+        roles = printed_roles(field) or []
+        if KEY_ROLES[key] & set(roles):
+            continue
+        body = await env.gql(*_call(name, field), key=key)
+        assert error_codes(body) == ["FORBIDDEN"], (name, body)
+        assert body["errors"][0]["extensions"]["roles"] == sorted(roles)
+
+
+def _call(name: str, field: GraphQLField) -> tuple[str, dict[str, object]]:
+    """A call with every required argument filled in (IDs and strings alike)."""
+    required = {
+        arg: spec for arg, spec in field.args.items() if isinstance(spec.type, GraphQLNonNull)
+    }
+    declared = ", ".join(f"${arg}: {spec.type}" for arg, spec in required.items())
+    passed = ", ".join(f"{arg}: ${arg}" for arg in required)
+    selection = (
+        " { __typename }" if isinstance(get_named_type(field.type), GraphQLObjectType) else ""
+    )
+    head = f"mutation({declared})" if declared else "mutation"
+    call = f"{name}({passed})" if passed else name
+    return f"{head} {{ {call}{selection} }}", {arg: "f" * 20 for arg in required}
