@@ -124,3 +124,21 @@ async def env(backend: str, templates: dict[str, Template], tmp_path: Path) -> A
         await app.state.db.dispose()
         if drop:
             await _admin(f'DROP DATABASE IF EXISTS "{drop}" WITH (FORCE)')
+
+
+@pytest.fixture
+async def empty_settings(backend: str, tmp_path: Path) -> AsyncIterator[Settings]:
+    """Settings over a fresh migrated database that holds no data (for seeding tests)."""
+    drop = None
+    url = f"sqlite+aiosqlite:///{tmp_path}/empty.db"
+    if backend == "postgres":
+        assert POSTGRES_URL
+        drop = f"jobql_empty_{secrets.token_hex(6)}"
+        await _admin(f'CREATE DATABASE "{drop}"')
+        url = POSTGRES_URL.rsplit("/", 1)[0] + "/" + drop
+    try:
+        await upgrade(url)
+        yield make_settings(url, tmp_path)
+    finally:
+        if drop:
+            await _admin(f'DROP DATABASE IF EXISTS "{drop}" WITH (FORCE)')
