@@ -1,0 +1,81 @@
+"""bench/results.md: the tables, and what was measured on what, with which versions."""
+
+from __future__ import annotations
+
+import os
+import platform
+import sqlite3
+from collections.abc import Sequence
+from importlib.metadata import version
+from pathlib import Path
+
+from bench.measure import Cell
+
+TARGETS = {"q1": 0.86, "q2": 0.23, "q3": 0.46, "q4": 0.49}  # PostGraphile 4's ratios
+AIMS = {"q1": 0.9, "q2": 0.9, "q3": 0.6, "q4": 0.6}
+PACKAGES = (
+    "strawberry-graphql",
+    "graphql-core",
+    "starlette",
+    "uvicorn",
+    "uvloop",
+    "httptools",
+    "sqlalchemy",
+    "asyncpg",
+    "aiosqlite",
+    "orjson",
+)
+
+
+def table(
+    cells: dict[tuple[str, str], Cell], queries: Sequence[str], targets: Sequence[str]
+) -> str:
+    """One row per query and target; the ratio on jobql's row when a baseline ran too."""
+    header = (
+        "| query | target | req/s | p50 ms | p99 ms | p99/p50 | server CPU ms/req "
+        "| PostgreSQL CPU ms/req | jobql/baseline | to beat / aim |\n"
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---|\n"
+    )
+    rows = []
+    for query in queries:
+        for target in targets:
+            cell = cells[(query, target)]
+            ratio = ""
+            if target == "jobql" and (query, "baseline") in cells:
+                value = cell.rps / cells[(query, "baseline")].rps
+                mark = "✅" if value > TARGETS[query] else "❌"
+                ratio = f"**{value:.2f}** {mark}"
+            goal = f"{TARGETS[query]} / {AIMS[query]}" if ratio else ""
+            errors = f" ({cell.errors} errors)" if cell.errors else ""
+            rows.append(
+                f"| {query.upper()} | {target} | {cell.rps:,.0f}{errors} | {cell.p50:.2f} "
+                f"| {cell.p99:.2f} "
+                f"| {cell.p99 / cell.p50:.1f} | {cell.cpu_ms('server_cpu'):.2f} "
+                f"| {cell.cpu_ms('db_cpu'):.2f} | {ratio} | {goal} |"
+            )
+    return header + "\n".join(rows) + "\n"
+
+
+def versions(wrk: str, postgres: str) -> str:
+    lines = [
+        f"- Python {platform.python_version()} ({platform.python_implementation()}), "
+        f"Linux {platform.release()}",
+        f"- {postgres}",
+        f"- SQLite {sqlite3.sqlite_version}",
+        f"- {wrk}",
+    ]
+    lines.append("- " + ", ".join(f"{name} {version(name)}" for name in PACKAGES))
+    return "\n".join(lines) + "\n"
+
+
+def machine() -> str:
+    model = "unknown CPU"
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            model = line.split(":", 1)[1].strip()
+            break
+    memory = 0
+    for line in Path("/proc/meminfo").read_text().splitlines():
+        if line.startswith("MemTotal"):
+            memory = int(line.split()[1]) // (1024 * 1024)
+    return f"{model}, {os.cpu_count()} cores, {memory} GiB"

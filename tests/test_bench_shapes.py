@@ -1,0 +1,61 @@
+"""The benchmark's four requests (bench/queries) on the demo data: their SQL statement counts.
+
+Each count is fixed by the request's shape (the page, one batched load per relation, COUNT
+only when totalCount is asked, the pageInfo probe only after a cursor), never by the data.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from bench.data import Q4_TQL, operation
+from tests.support import Env
+
+
+async def _run(env: Env, name: str, variables: dict[str, Any]) -> tuple[dict[str, Any], int]:
+    with env.statements() as seen:
+        data = await env.data(operation(name), variables)
+    return data, len(seen)
+
+
+async def test_q1_page_analyzer_report_count(env: Env) -> None:
+    data, statements = await _run(env, "q1", {})
+    nodes = [e["node"] for e in data["jobs"]["edges"]]
+    assert nodes and all(n["status"] == "SUCCESS" and n["dataType"] == "ip" for n in nodes)
+    assert data["jobs"]["totalCount"] >= len(nodes)
+    # auth, page, analyzers, reports, count
+    assert statements == 5
+
+
+async def test_q2_after_a_cursor_adds_the_previous_page_probe(env: Env) -> None:
+    start = await env.data("{ jobs(first: 100) { pageInfo { endCursor } } }")
+    cursor = start["jobs"]["pageInfo"]["endCursor"]
+    data, statements = await _run(env, "q2", {"after": cursor})
+    assert len(data["jobs"]["edges"]) == 50 and data["jobs"]["pageInfo"]["hasPreviousPage"]
+    # auth, page, analyzers, reports, count, hasPreviousPage
+    assert statements == 6
+
+
+async def test_q3_one_job_with_attachment_full_report_and_artifacts(env: Env) -> None:
+    found = await env.data(
+        '{ jobs(first: 100, filter: {dataType: {eq: "file"}, status: {eq: SUCCESS}})'
+        " { nodes { id } } }"
+    )
+    job_id = found["jobs"]["nodes"][0]["id"]
+    data, statements = await _run(env, "q3", {"id": job_id})
+    job = data["job"]
+    assert job["attachment"]["hashes"] and job["report"]["full"] is not None
+    # auth, job, attachment, report, report's full, artifacts
+    assert statements == 6
+
+
+async def test_q4_tql_page_without_count(env: Env) -> None:
+    newest = await env.data("{ jobs(first: 1) { nodes { createdAt } } }")
+    since = datetime.fromisoformat(newest["jobs"]["nodes"][0]["createdAt"]) - timedelta(days=30)
+    data, statements = await _run(env, "q4", {"tql": Q4_TQL.format(since=since.isoformat())})
+    nodes = [e["node"] for e in data["jobs"]["edges"]]
+    assert nodes and all(n["status"] in ("SUCCESS", "FAILURE") for n in nodes)
+    assert all(n["createdAt"] >= since.isoformat() for n in nodes)
+    # auth, page, analyzers, reports
+    assert statements == 4
