@@ -166,7 +166,17 @@ async def test_delete_jobs_ands_filter_and_tql_within_the_organization(env: Env)
     assert again["deleteJobs"] == 0
 
 
-@pytest.mark.parametrize("variables", [{}, {"filter": {}}, {"tql": "  "}, {"filter": None}])
+@pytest.mark.parametrize(
+    "variables",
+    [
+        {},
+        {"filter": None, "tql": None},
+        {"filter": {}},
+        {"tql": "  "},
+        {"filter": {"and": [{}]}},
+        {"filter": {"not": {"or": []}}, "tql": ""},
+    ],
+)
 async def test_delete_jobs_needs_a_condition(env: Env, variables: dict[str, Any]) -> None:
     deleted = await count_jobs(env, 'status = "DELETED"')
     body = await env.gql(DELETE_MANY, variables, key="demo.admin")

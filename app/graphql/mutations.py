@@ -15,7 +15,7 @@ from app.graphql.filters import JobFilterArg, TqlArg
 from app.graphql.permissions import HasRole
 from app.graphql.types import Job
 from app.services import lifecycle, removal
-from app.tql import JOB_FIELDS
+from app.tql import JOB_FIELDS, And, Not, Or, Predicate
 
 JobId = Annotated[strawberry.ID, strawberry.argument(description="The job's id.")]
 Reason = Annotated[
@@ -27,6 +27,16 @@ Reason = Annotated[
 def guarded(*roles: Role) -> list[Any]:
     """Checked before the resolver runs, and printed as @hasRole in the schema."""
     return [PermissionExtension(permissions=[HasRole(*roles)])]
+
+
+def _names_a_field(tree: Predicate | None) -> bool:
+    """Whether the condition tests any field: `{}`, `{and: [{}]}` or `{not: {or: []}}` are
+    constants that would match every finished job, far more likely a slip than a wish."""
+    if isinstance(tree, And | Or):
+        return any(_names_a_field(item) for item in tree.items)
+    if isinstance(tree, Not):
+        return _names_a_field(tree.item)
+    return tree is not None
 
 
 def _fresh(info: Info, row: Any) -> Job:
@@ -72,22 +82,23 @@ class Mutation:
 
     @strawberry.mutation(
         description="Soft-deletes the organization's finished jobs (SUCCESS, FAILURE, TIMEOUT, "
-        "CANCELLED) that match `filter` AND `tql`, and returns how many. One of them is "
-        "required: deleting every job takes an explicit condition.",
+        "CANCELLED) that match `filter` AND `tql`, and returns how many. The condition must "
+        "name at least one field (else BAD_USER_INPUT): deleting them all takes saying so.",
         extensions=guarded(Role.ORGADMIN),
     )
     async def delete_jobs(self, info: Info, filter: JobFilterArg = None, tql: TqlArg = None) -> int:
-        where = compile_filter(JOB_FIELDS, filter, tql, info.context.settings).where
-        if where is None:
+        compiled = compile_filter(JOB_FIELDS, filter, tql, info.context.settings)
+        if compiled.where is None or not _names_a_field(compiled.key):
             raise BadUserInput(
-                "Give a filter or tql: deleteJobs never deletes every job by default",
+                "Give a filter or tql that names a field: deleteJobs never deletes every "
+                "finished job by default",
                 argument="filter",
             )
         principal = info.context.principal
         return await removal.delete_jobs(
             info.context.db,
             organization=principal.organization,
-            predicate=where,
+            predicate=compiled.where,
             actor=principal.login,
         )
 
