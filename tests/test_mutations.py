@@ -266,3 +266,12 @@ async def test_events_name_the_actor_of_each_role(env: Env) -> None:
         data = await env.data(CANCEL, {"id": id}, key=key)
         assert data["cancelJob"]["events"][-1]["actor"] == LOGINS[key]
         assert data["cancelJob"]["events"][-1]["message"] is None
+
+
+async def test_an_overlong_reason_is_refused(env: Env) -> None:
+    id = await job_id(env, "WAITING")
+    before = await lifecycle(env, id)
+    body = await env.gql(CANCEL, {"id": id, "reason": "x" * 1001}, key="demo.analyze")
+    assert error_codes(body) == ["BAD_USER_INPUT"]
+    assert body["errors"][0]["extensions"]["argument"] == "reason"
+    assert await lifecycle(env, id) == before

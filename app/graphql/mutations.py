@@ -17,10 +17,15 @@ from app.graphql.types import Job
 from app.services import lifecycle, removal
 from app.tql import JOB_FIELDS, And, Not, Or, Predicate
 
+MAX_REASON_LENGTH = 1000  # a reason is a sentence; it is stored in every CANCELLED event
+
 JobId = Annotated[strawberry.ID, strawberry.argument(description="The job's id.")]
 Reason = Annotated[
     str | None,
-    strawberry.argument(description="Why; kept as the message of the CANCELLED event."),
+    strawberry.argument(
+        description=f"Why (at most {MAX_REASON_LENGTH} characters); kept as the message of "
+        "the CANCELLED event."
+    ),
 ]
 
 
@@ -58,6 +63,9 @@ class Mutation:
         extensions=guarded(Role.ANALYZE, Role.ORGADMIN),
     )
     async def cancel_job(self, info: Info, id: JobId, reason: Reason = None) -> Job:
+        if reason is not None and len(reason) > MAX_REASON_LENGTH:
+            message = f"reason: at most {MAX_REASON_LENGTH} characters"
+            raise BadUserInput(message, argument="reason")
         principal = info.context.principal
         row = await lifecycle.cancel_job(
             info.context.db,
