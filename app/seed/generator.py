@@ -1,7 +1,7 @@
 """Rows of synthetic jobs as plain tuples, chunk by chunk, from one seeded random generator.
 
 Jobs come in creation order (as a live system writes them), so the table's physical order
-follows `created_at`; only WAITING and IN_PROGRESS jobs are recent, as in the demo.
+follows `created_at`; only the newest jobs can still be WAITING or IN_PROGRESS.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from app.seed.catalog import (
     LEVELS,
     MESSAGES,
     PARAMETERS,
+    RECENT_STATUS_WEIGHTS,
     STATUS_WEIGHTS,
     TIMEOUT_MESSAGE,
     observables,
@@ -40,7 +41,6 @@ COLUMNS: dict[str, tuple[str, ...]] = {
     "job_event": ("job_id", "at", "status", "previous_status", "actor", "message"),
 }  # fmt: skip
 TABLES = tuple(COLUMNS)
-ACTIVE = frozenset({"WAITING", "IN_PROGRESS"})
 REPORTED = frozenset({"SUCCESS", "FAILURE", "TIMEOUT"})
 WORKER = "cortex-worker"
 SPAN = timedelta(days=90)
@@ -63,14 +63,14 @@ class Chunk:
 
 
 class Generator:
-    """Job k of n is created at the k-th n-th of the last 90 days; chunks must come in order."""
+    """Job k of n is created in the k-th n-th of the last 90 days; chunks must come in order."""
 
     def __init__(
         self, orgs: list[OrgState], n: int, now: datetime, *, seed: str, sqlite: bool = False
     ) -> None:
         self.n, self.now, self.rng = n, now, random.Random(seed)
         self.start = now - SPAN
-        self.step = (SPAN - timedelta(hours=1)) / max(n, 1)
+        self.step = (SPAN - timedelta(minutes=1)) / max(n, 1)
         self.stamp: Any = _sqlite_time if sqlite else (lambda value: value)
         self.pool = observables()
         self.orgs = orgs
@@ -78,8 +78,8 @@ class Generator:
         counts.insert(0, n - sum(counts))
         self.sequence = [i for i, count in enumerate(counts) for _ in range(count)]
         self.rng.shuffle(self.sequence)  # which organization each job k belongs to
-        self.statuses = list(STATUS_WEIGHTS)
-        self.status_weights = list(accumulate(STATUS_WEIGHTS.values()))
+        self.recent = n - max(n // 100, min(n, 50))  # from this job on, some are unfinished
+        self.statuses = [_weighted(STATUS_WEIGHTS), _weighted(RECENT_STATUS_WEIGHTS)]
         self.types = [self._types(org) for org in orgs]
         self.lock = threading.Lock()
 
@@ -93,9 +93,9 @@ class Generator:
     def chunk(self, start: int, stop: int) -> Chunk:
         with self.lock:  # one generator, one stream of random numbers: strictly in order
             out = Chunk()
-            rng = self.rng
-            statuses = rng.choices(self.statuses, cum_weights=self.status_weights, k=stop - start)
-            for k, status in zip(range(start, stop), statuses, strict=True):
+            for k in range(start, stop):
+                names, weights = self.statuses[k >= self.recent]
+                status = names[bisect(weights, self.rng.random() * weights[-1])]
                 self._job(k, self.orgs[self.sequence[k]], status, out)
             return out
 
@@ -104,10 +104,7 @@ class Generator:
         types, weights = self.types[self.sequence[k]]
         data_type = types[bisect(weights, rng.random() * weights[-1])]
         analyzer = rng.choice(org.by_type[data_type])
-        if status in ACTIVE:
-            created = self.now - timedelta(seconds=rng.uniform(5, 3600))
-        else:
-            created = self.start + self.step * (k + rng.random())
+        created = self.start + self.step * (k + rng.random())
         attachment = rng.choice(org.attachments) if data_type == "file" else None
         data = None if attachment else rng.choice(self.pool[data_type])
         job_id = f"{rng.getrandbits(80):020x}"
@@ -213,6 +210,10 @@ class _Life:
     updated: datetime | None = None
     updated_by: str | None = None
     reported: str | None = None  # the finishing status that wrote a report
+
+
+def _weighted(weights: dict[str, int]) -> tuple[list[str], list[int]]:
+    return list(weights), list(accumulate(weights.values()))
 
 
 _LEVEL_CUMULATIVE = list(accumulate(LEVEL_WEIGHTS))
