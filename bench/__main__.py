@@ -34,6 +34,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--queries", default=",".join(NAMES), help="e.g. q1,q3")
     p.add_argument("--no-workers", action="store_true", help="skip the --workers 2 table")
     p.add_argument("--no-sqlite", action="store_true", help="skip the SQLite table")
+    p.add_argument("--prepare-only", action="store_true", help="build the databases and stop")
     p.add_argument("--output", type=Path, default=Path(__file__).with_name("results.md"))
     return p
 
@@ -103,6 +104,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     made = {"postgresql": prepare(postgres, args.jobs)}
     if not args.no_sqlite:
         made["sqlite"] = prepare(sqlite, args.jobs)
+    if args.prepare_only:
+        return 0
     sections = [("PostgreSQL, one process each", _section(args, postgres, 1, queries, wrk))]
     targets = {"PostgreSQL, one process each": ["jobql", "baseline"]}
     if not args.no_workers:
