@@ -8,7 +8,7 @@ winner's status and is judged against the table again.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import Enum, StrEnum
 from types import MappingProxyType
@@ -103,7 +103,7 @@ class ReportData:
     taxonomies: Sequence[Mapping[str, str]] = ()
     full: Mapping[str, Any] | None = None
     error_message: str | None = None
-    artifacts: Sequence[ArtifactData] = field(default_factory=tuple)
+    artifacts: Sequence[ArtifactData] = ()
 
 
 # Written in the transaction of a transition that won, e.g. the report of a finish.
@@ -210,7 +210,7 @@ async def delete_job(db: Database, *, organization: str, job_id: str, actor: str
     return await transition(db, Action.DELETE, Change(organization, job_id, actor))
 
 
-# The worker-side transitions, used by tests and seeds now, by the worker API later.
+# The worker-side transitions: for tests (and seeds) now, for the worker API later.
 
 
 async def start_job(db: Database, *, organization: str, job_id: str, worker: str) -> Row[Any]:
@@ -220,7 +220,8 @@ async def start_job(db: Database, *, organization: str, job_id: str, worker: str
 async def finish_job(
     db: Database, *, organization: str, job_id: str, worker: str, report: ReportData
 ) -> Row[Any]:
-    """SUCCESS with its report; a Conflict (and nothing written) if the job was cancelled."""
+    """SUCCESS (FAILURE if not `report.success`) with the report, in one transaction; if the
+    job was cancelled or deleted meanwhile, a Conflict and nothing is written."""
     action = Action.SUCCEED if report.success else Action.FAIL
     change = Change(organization, job_id, worker, report.error_message)
     return await transition(db, action, change, extra=_report_writer(report))
