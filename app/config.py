@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 SQLITE_DEFAULT = "sqlite+aiosqlite:///jobql.db"
@@ -23,7 +23,9 @@ class Settings(BaseSettings):
     secret_key: SecretStr | None = None
     secret_file: Path = Path("jobql.secret")
     pool_size: int = Field(default=10, ge=1, le=200)
-    pool_timeout_seconds: float = Field(default=5.0, gt=0)
+    # Time budgets nest (checked below): request > statement > pool wait, so the innermost one
+    # that fails names the cause, and an overloaded pool answers 503 before the request dies.
+    pool_timeout_seconds: float = Field(default=2.0, gt=0)
     statement_timeout_ms: int = Field(default=5000, ge=100)
     sqlite_busy_timeout_ms: int = Field(default=5000, ge=0)
 
@@ -38,6 +40,18 @@ class Settings(BaseSettings):
     tql_max_depth: int = Field(default=32, ge=1)
     tql_max_terms: int = Field(default=200, ge=1)
     download_url_max_seconds: int = Field(default=24 * 3600, ge=1)
+    # Hardening (issue 7; docs/http.md): hostile input is refused early and cheaply.
+    max_node_budget: int = Field(default=25_000, ge=1)  # Σ over connections of Π first/last
+    max_repeated_fields: int = Field(default=10, ge=1)  # one field selected again at one place
+    max_errors: int = Field(default=50, ge=1)  # errors in one response; the rest are counted
+    max_json_depth: int = Field(default=64, ge=2)  # nesting of variables and extensions
+    max_header_bytes: int = Field(default=16 * 1024, ge=1024)  # a request's head: 431 past it
+    header_timeout_seconds: float = Field(default=10.0, gt=0)  # to receive a request's head
+    request_timeout_seconds: float = Field(default=10.0, gt=0)  # body, auth and execution
+    max_connections: int = Field(default=1000, ge=1)  # per process; 503 past it
+    shutdown_grace_seconds: int = Field(default=15, ge=1)  # in-flight requests finish
+    rate_limit_per_second: float = Field(default=100.0, ge=0)  # per API key; 0 turns it off
+    rate_limit_burst: int = Field(default=500, ge=1)
 
     # Set by `jobql serve --demo`: the explorer opens with this key in its headers.
     demo_api_key: str | None = None
@@ -64,6 +78,21 @@ class Settings(BaseSettings):
         if key is not None and len(key.get_secret_value()) < MIN_SECRET_LENGTH:
             raise ValueError(f"JOBQL_SECRET_KEY must have at least {MIN_SECRET_LENGTH} characters")
         return key
+
+    @model_validator(mode="after")
+    def _budgets_nest(self) -> Settings:
+        request_ms = self.request_timeout_seconds * 1000
+        if not request_ms > self.statement_timeout_ms > self.pool_timeout_seconds * 1000:
+            raise ValueError(
+                "time budgets must nest: JOBQL_REQUEST_TIMEOUT_SECONDS > "
+                "JOBQL_STATEMENT_TIMEOUT_MS > JOBQL_POOL_TIMEOUT_SECONDS"
+            )
+        if self.shutdown_grace_seconds < self.request_timeout_seconds:
+            raise ValueError(
+                "JOBQL_SHUTDOWN_GRACE_SECONDS must be at least JOBQL_REQUEST_TIMEOUT_SECONDS, "
+                "so that requests in flight at shutdown can finish"
+            )
+        return self
 
     @property
     def is_sqlite(self) -> bool:

@@ -48,3 +48,16 @@ class Conflict(DomainError):
 
 class QueryTooComplex(DomainError):
     code = "QUERY_TOO_COMPLEX"
+
+
+class ServiceUnavailable(DomainError):
+    """The server cannot serve the request now (no database connection was free in time).
+    The whole response is HTTP 503 with Retry-After."""
+
+    code = "SERVICE_UNAVAILABLE"
+
+
+class Timeout(DomainError):
+    """A time budget ran out: a database statement, or the whole request."""
+
+    code = "TIMEOUT"

@@ -11,6 +11,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from app.config import Settings
+from app.db.deadline import interrupt_sqlite_statements
 
 WRITE = "jobql_write"
 
@@ -73,6 +74,8 @@ def _sqlite_engine(settings: Settings) -> AsyncEngine:
         pool_timeout=settings.pool_timeout_seconds,
         connect_args={"timeout": settings.sqlite_busy_timeout_ms / 1000},
     )
+    # SQLite has no statement_timeout: a progress handler stops statements past the budget.
+    interrupt_sqlite_statements(engine, settings.statement_timeout_ms)
     busy_ms = settings.sqlite_busy_timeout_ms
 
     @event.listens_for(engine.sync_engine, "connect")

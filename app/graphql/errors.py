@@ -10,24 +10,46 @@ from collections.abc import Iterator
 from graphql import GraphQLError, GraphQLSyntaxError
 from strawberry.extensions import SchemaExtension
 
-from app.errors import DomainError
+from app.db.deadline import is_pool_timeout, is_statement_timeout
+from app.errors import DomainError, ServiceUnavailable, Timeout
+from app.graphql.limits import CODE as TOO_COMPLEX
 
 log = logging.getLogger("jobql.errors")
 MASKED = "Internal server error"
+# graphql-core words variable coercion errors itself, with our scalars' messages inside.
+COERCION_PREFIX = "Variable '$"
 
 
 def present(error: GraphQLError) -> GraphQLError:
     original = error.original_error
-    if isinstance(original, DomainError):
-        return _with(error, original.message, {"code": original.code, **original.extensions})
-    if original is None or isinstance(original, GraphQLError) or error.path is None:
+    domain = _domain(original)
+    if domain is not None:
+        return _with(error, domain.message, {"code": domain.code, **domain.extensions})
+    if original is None or isinstance(original, GraphQLError) or _is_coercion(error):
         # graphql-core's own parse, validation and coercion errors: useful, and ours to keep.
         return _with(
             error, error.message, {"code": _graphql_code(error), **(error.extensions or {})}
         )
+    # Anything else is a bug, whether a resolver raised it or not (an error without a path
+    # comes from parsing, validation or an extension: a RecursionError there says nothing
+    # a client should read either).
     correlation_id = uuid.uuid4().hex
     log.error("unexpected error %s at %s", correlation_id, error.path, exc_info=original)
     return _with(error, MASKED, {"code": "INTERNAL_SERVER_ERROR", "correlationId": correlation_id})
+
+
+def _domain(original: BaseException | None) -> DomainError | None:
+    if isinstance(original, DomainError):
+        return original
+    if is_pool_timeout(original):
+        return ServiceUnavailable("The server is busy: no database connection was free in time")
+    if is_statement_timeout(original):
+        return Timeout("The database took longer than its time budget: narrow the query")
+    return None
+
+
+def _is_coercion(error: GraphQLError) -> bool:
+    return error.path is None and error.message.startswith(COERCION_PREFIX)
 
 
 def _graphql_code(error: GraphQLError) -> str:
@@ -35,7 +57,7 @@ def _graphql_code(error: GraphQLError) -> str:
         return str(error.extensions["code"])
     if isinstance(error, GraphQLSyntaxError) or error.message.startswith("Syntax Error"):
         return "GRAPHQL_PARSE_FAILED"
-    if error.message.startswith("Variable '$"):
+    if error.message.startswith(COERCION_PREFIX):
         return "BAD_USER_INPUT"
     return "GRAPHQL_VALIDATION_FAILED"
 
@@ -51,9 +73,25 @@ def _with(error: GraphQLError, message: str, extensions: dict[str, object]) -> G
     )
 
 
+def capped(errors: list[GraphQLError], maximum: int) -> list[GraphQLError]:
+    """At most `maximum` errors, then one that counts the rest: a page of 100 jobs failing on
+    every field must not make a response (and a log) of thousands."""
+    if len(errors) <= maximum:
+        return errors
+    omitted = len(errors) - maximum
+    notice = GraphQLError(
+        f"{omitted} more errors are not shown: at most {maximum} are returned",
+        extensions={"code": TOO_COMPLEX, "limit": "errors", "maximum": maximum, "omitted": omitted},
+    )
+    return [*errors[:maximum], notice]
+
+
 class ErrorPresenter(SchemaExtension):
+    def __init__(self, max_errors: int = 50) -> None:
+        self.max_errors = max_errors
+
     def on_operation(self) -> Iterator[None]:
         yield
         result = self.execution_context.result
         if result is not None and result.errors:
-            result.errors = [present(e) for e in result.errors]
+            result.errors = [present(e) for e in capped(list(result.errors), self.max_errors)]

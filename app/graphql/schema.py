@@ -6,16 +6,10 @@ from typing import Any
 
 import strawberry
 from graphql import GraphQLError
-from strawberry.extensions import (
-    MaxAliasesLimiter,
-    MaxTokensLimiter,
-    ParserCache,
-    QueryDepthLimiter,
-    ValidationCache,
-)
 from strawberry.schema.config import StrawberryConfig
 
 from app.config import Settings
+from app.graphql.documents import QueryLimits
 from app.graphql.errors import ErrorPresenter
 from app.graphql.mutations import Mutation
 from app.graphql.queries import Query
@@ -34,13 +28,11 @@ def build_schema(settings: Settings) -> strawberry.Schema:
         mutation=Mutation,
         config=StrawberryConfig(scalar_map=SCALARS),
         extensions=[
-            ErrorPresenter,
-            # Factories: strawberry builds extensions per request; the caches are shared.
-            lambda: ParserCache(maxsize=512),
-            lambda: ValidationCache(maxsize=512),
-            lambda: QueryDepthLimiter(max_depth=settings.max_query_depth),
-            lambda: MaxAliasesLimiter(max_alias_count=settings.max_aliases),
-            lambda: MaxTokensLimiter(max_token_count=settings.max_tokens),
+            # Factories: strawberry builds extensions per request. QueryLimits parses and validates
+            # through shared caches, and checks depth, aliases, tokens, connection nodes and
+            # repeated fields first, with this request's variables.
+            lambda: ErrorPresenter(max_errors=settings.max_errors),
+            lambda: QueryLimits(settings),
         ],
     )
 
