@@ -78,6 +78,8 @@ def _serve(args: argparse.Namespace) -> None:
         for user in keys:
             print(f"  {user['login']:<14} {','.join(user['roles']):<22} {user['key']}")
         print(f"Explorer: http://{args.host}:{args.port}/graphql", flush=True)
+    from app.server import uvicorn_options
+
     uvicorn.run(
         "app.main:create_app",
         factory=True,
@@ -85,11 +87,7 @@ def _serve(args: argparse.Namespace) -> None:
         port=args.port,
         workers=args.workers,
         loop="uvloop",
-        http="httptools",
-        server_header=False,
-        proxy_headers=True,
-        access_log=False,
-        timeout_graceful_shutdown=10,
+        **uvicorn_options(settings),
     )
 
 

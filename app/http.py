@@ -1,32 +1,57 @@
-"""The GraphQL endpoint over HTTP: authentication first, then strawberry's view."""
+"""The GraphQL endpoint over HTTP: authentication, rate limit, then the GraphQL-over-HTTP
+rules of app/transport.py around one strawberry execution, all within the request's time
+budget."""
 
 from __future__ import annotations
 
+import asyncio
+import logging
+import uuid
 from typing import Any
 
-import orjson
-from cross_web import HTTPException
 from starlette.requests import Request
-from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 from strawberry.asgi import GraphQL
+from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
+from strawberry.types import ExecutionResult
+from strawberry.types.graphql import OperationType
 
-from app.auth import authenticate
+from app.auth import authenticate, bearer_token, split_token
 from app.blobs import BlobStore
 from app.config import Settings
+from app.db.deadline import is_pool_timeout
 from app.db.engine import Database
 from app.errors import Unauthenticated
 from app.graphql.context import Context
+from app.graphql.documents import operation_type, parse_document, parse_error
+from app.graphql.errors import present
+from app.ratelimit import RateLimiter
 from app.signing import Signer
+from app.transport import (
+    GRAPHQL_RESPONSE,
+    JSON,
+    HttpError,
+    Params,
+    check_content_length,
+    error_response,
+    get_params,
+    negotiate,
+    post_params,
+    read_body,
+    result_response,
+)
 
-
-def graphql_error_response(status: int, message: str, code: str, **headers: str) -> Response:
-    body = {"errors": [{"message": message, "extensions": {"code": code}}]}
-    return JSONResponse(body, status_code=status, headers=headers)
+log = logging.getLogger("jobql.http")
+ALLOWED_METHODS = "GET, POST"
+OPERATIONS = {
+    "GET": frozenset({OperationType.QUERY}),
+    "POST": frozenset({OperationType.QUERY, OperationType.MUTATION}),
+}
 
 
 class GraphQLEndpoint(GraphQL[Context, None]):
-    """Authenticates every GraphQL request before strawberry sees it."""
+    """Serves /graphql over HTTP itself; strawberry's view stays for WebSocket transports."""
 
     def __init__(
         self,
@@ -41,6 +66,7 @@ class GraphQLEndpoint(GraphQL[Context, None]):
         super().__init__(schema, graphql_ide=None, allow_queries_via_get=True)
         self.settings, self.db, self.blobs, self.signer = settings, db, blobs, signer
         self.explorer = explorer
+        self.limiter = RateLimiter(settings.rate_limit_per_second, settings.rate_limit_burst)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -50,24 +76,125 @@ class GraphQLEndpoint(GraphQL[Context, None]):
         await response(scope, receive, send)
 
     async def _respond(self, request: Request) -> Response:
-        if request.method == "GET" and "text/html" in request.headers.get("accept", ""):
+        if request.method == "GET" and _wants_page(request):
             return self.explorer(self.settings)  # type: ignore[no-any-return]
+        media_type = negotiate(request.headers.get("accept")) or JSON
         try:
-            principal = await authenticate(self.db, request.headers.get("authorization"))
+            return await self._within_budget(request, media_type)
+        except HttpError as e:
+            return e.response(media_type)
+        except Exception:
+            # A bug, not the client's doing: logged in full, masked for the client.
+            correlation_id = uuid.uuid4().hex
+            log.exception("unexpected error %s on %s", correlation_id, request.url.path)
+            message = f"Internal server error (correlation id {correlation_id})"
+            return error_response(500, message, "INTERNAL_SERVER_ERROR", media_type)
+
+    async def _within_budget(self, request: Request, media_type: str) -> Response:
+        budget = self.settings.request_timeout_seconds
+        progress = {"body": False}
+        try:
+            async with asyncio.timeout(budget) as timer:
+                return await self._handle(request, media_type, progress)
+        except TimeoutError:
+            if not timer.expired():
+                raise
+        if not progress["body"]:
+            # Still receiving the body: a slow or stalled client.
+            raise HttpError(408, "The request body did not arrive in time", "REQUEST_TIMEOUT")
+        raise HttpError(
+            503,
+            f"The request did not complete within its {budget:g} s budget",
+            "TIMEOUT",
+            **{"Retry-After": "1"},
+        )
+
+    async def _handle(
+        self, request: Request, media_type: str, progress: dict[str, bool]
+    ) -> Response:
+        if request.method not in OPERATIONS:
+            raise HttpError(405, "Use GET or POST", "METHOD_NOT_ALLOWED", Allow=ALLOWED_METHODS)
+        check_content_length(request, self.settings.max_body_bytes)
+        key_id = await self._authenticate(request)
+        wait = self.limiter.take(key_id)
+        if wait:
+            raise HttpError(
+                429,
+                "Too many requests for this API key",
+                "RATE_LIMITED",
+                **{"Retry-After": str(wait)},
+            )
+        if negotiate(request.headers.get("accept")) is None:
+            raise HttpError(
+                406, f"This endpoint answers {GRAPHQL_RESPONSE} or {JSON}", "NOT_ACCEPTABLE"
+            )
+        params = await self._params(request)
+        progress["body"] = True
+        return await self._execute(request, params, media_type)
+
+    async def _authenticate(self, request: Request) -> str:
+        """The id of the request's API key, once the key is known good."""
+        authorization = request.headers.get("authorization")
+        try:
+            principal = await authenticate(self.db, authorization)
         except Unauthenticated as e:
-            return graphql_error_response(401, e.message, e.code, **{"WWW-Authenticate": "Bearer"})
+            raise HttpError(401, e.message, e.code, **{"WWW-Authenticate": "Bearer"}) from None
+        except Exception as e:
+            if is_pool_timeout(e):
+                raise _busy() from None
+            raise
+        request.state.principal = principal
+        parts = split_token(bearer_token(authorization) or "")
+        assert parts is not None  # authenticate() accepted it
+        return parts.key_id
+
+    async def _params(self, request: Request) -> Params:
+        depth = self.settings.max_json_depth
+        if request.method == "GET":
+            return get_params(request.query_params, depth)
+        body = await read_body(request, self.settings.max_body_bytes)
+        return post_params(request.headers.get("content-type"), body, depth)
+
+    async def _execute(self, request: Request, params: Params, media_type: str) -> Response:
+        allowed = OPERATIONS[request.method]
+        max_tokens = self.settings.max_tokens
+        error = parse_error(params.query, max_tokens)
+        if error is not None:  # answered here: strawberry would parse it a second time
+            return result_response(ExecutionResult(data=None, errors=[present(error)]), media_type)
+        kind = operation_type(parse_document(params.query, max_tokens), params.operation_name)
+        if kind is not None and kind not in allowed:
+            if kind is OperationType.MUTATION:
+                raise HttpError(405, "Mutations need POST", "METHOD_NOT_ALLOWED", Allow="POST")
+            raise HttpError(400, f"{kind.value} operations are not served over HTTP", "BAD_REQUEST")
         context = Context(
             request=request,
             settings=self.settings,
             db=self.db,
             blobs=self.blobs,
             signer=self.signer,
-            principal=principal,
+            principal=request.state.principal,
         )
         try:
-            return await self.run(request, context=context)
-        except HTTPException as e:
-            return PlainTextResponse(e.reason, status_code=e.status_code)
+            result = await self.schema.execute(
+                params.query,
+                variable_values=params.variables,
+                context_value=context,
+                operation_name=params.operation_name,
+                allowed_operation_types=allowed,
+                operation_extensions=params.extensions,
+            )
+        except (CannotGetOperationTypeError, InvalidOperationTypeError) as e:
+            status = 400 if media_type == GRAPHQL_RESPONSE else 200
+            message = "The document has no single operation to run: name one in operationName"
+            raise HttpError(status, message, "GRAPHQL_VALIDATION_FAILED") from e
+        return result_response(result, media_type)
 
-    def encode_json(self, data: object) -> bytes:
-        return orjson.dumps(data)
+
+def _busy() -> HttpError:
+    message = "The server is busy: no database connection was free in time"
+    return HttpError(503, message, "SERVICE_UNAVAILABLE", **{"Retry-After": "1"})
+
+
+def _wants_page(request: Request) -> bool:
+    """A browser asking for the explorer, not a GET query (which has `query`)."""
+    return "query" not in request.query_params and "text/html" in request.headers.get("accept", "")

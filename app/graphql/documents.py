@@ -41,15 +41,22 @@ def _validate(
     return tuple(validate_document(schema, parse_document(query, max_tokens), rules))
 
 
-def operation_type(query: str, operation_name: str | None, max_tokens: int) -> OperationType | None:
-    """The type of the operation a request would run; None when the document cannot say (a
-    syntax error, an unknown or ambiguous operation name): execution then reports why."""
-    try:
-        document = parse_document(query, max_tokens)
-    except GraphQLError:
-        return None
+def operation_type(document: DocumentNode, operation_name: str | None) -> OperationType | None:
+    """The type of the operation a request would run; None when the document cannot say (an
+    unknown or ambiguous operation name): execution then reports why."""
     operation = get_operation_ast(document, operation_name)
     return OperationType(operation.operation.value) if operation is not None else None
+
+
+def parse_error(query: str, max_tokens: int) -> GraphQLError | None:
+    """Why `query` does not parse (limits tagged QUERY_TOO_COMPLEX); None when it does. Parsed
+    once here, the document is in the cache when execution asks for it."""
+    try:
+        parse_document(query, max_tokens)
+    except GraphQLError as error:
+        tag_parse_limit(error)
+        return error
+    return None
 
 
 def tag_parse_limit(error: GraphQLError) -> None:
