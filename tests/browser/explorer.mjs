@@ -84,7 +84,11 @@ async function checkEditors(page) {
 
 async function runQuery(page) {
   const answer = page.waitForResponse(
-    (r) => r.request().method() === "POST" && new URL(r.url()).pathname === "/graphql",
+    // GraphiQL also POSTs its introspection query on load; wait for the editor's query only.
+    (r) =>
+      r.request().method() === "POST" &&
+      new URL(r.url()).pathname === "/graphql" &&
+      !(r.request().postData() || "").includes("IntrospectionQuery"),
     { timeout: TIMEOUT_MS },
   );
   await page.locator("button.graphiql-execute-button").click();
