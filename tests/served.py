@@ -8,7 +8,9 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import uvicorn
+from starlette.applications import Starlette
 
+from app.config import Settings
 from app.main import create_app
 from app.server import uvicorn_options
 from tests.live_server import free_port
@@ -18,8 +20,29 @@ from tests.support import KEYS, Env
 @contextlib.asynccontextmanager
 async def serve(env: Env, **overrides: Any) -> AsyncIterator[str]:
     """The base URL of `env`'s app (or of a twin app with settings `overrides`) on uvicorn."""
-    settings = env.settings.model_copy(update=overrides) if overrides else env.settings
-    app = create_app(settings) if overrides else env.app
+    if not overrides:
+        async with serve_app(env.app, env.settings) as url:
+            yield url
+        return
+    async with twin(env, **overrides) as (url, _):
+        yield url
+
+
+@contextlib.asynccontextmanager
+async def twin(env: Env, **overrides: Any) -> AsyncIterator[tuple[str, Starlette]]:
+    """A second app over `env`'s database with settings `overrides`, served: (URL, app)."""
+    settings = env.settings.model_copy(update=overrides)
+    Settings.model_validate(settings.model_dump())  # the overrides must make valid settings
+    app = create_app(settings)
+    try:
+        async with serve_app(app, settings) as url:
+            yield url, app
+    finally:
+        await app.state.db.dispose()
+
+
+@contextlib.asynccontextmanager
+async def serve_app(app: Starlette, settings: Settings) -> AsyncIterator[str]:
     port = free_port()
     config = uvicorn.Config(
         app,
@@ -41,8 +64,6 @@ async def serve(env: Env, **overrides: Any) -> AsyncIterator[str]:
     finally:
         server.should_exit = True
         await task
-        if overrides:
-            await app.state.db.dispose()
 
 
 def bearer(key: str = "demo.read") -> dict[str, str]:

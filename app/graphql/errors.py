@@ -11,7 +11,7 @@ from graphql import GraphQLError, GraphQLSyntaxError
 from strawberry.extensions import SchemaExtension
 
 from app.db.deadline import is_pool_timeout, is_statement_timeout
-from app.errors import DomainError, ServiceUnavailable, Timeout
+from app.errors import BadUserInput, DomainError, ServiceUnavailable, Timeout
 from app.graphql.limits import CODE as TOO_COMPLEX
 
 log = logging.getLogger("jobql.errors")
@@ -22,7 +22,7 @@ COERCION_PREFIX = "Variable '$"
 
 def present(error: GraphQLError) -> GraphQLError:
     original = error.original_error
-    domain = _domain(original)
+    domain = _domain(original) or _not_text(error)
     if domain is not None:
         return _with(error, domain.message, {"code": domain.code, **domain.extensions})
     if original is None or isinstance(original, GraphQLError) or _is_coercion(error):
@@ -46,6 +46,21 @@ def _domain(original: BaseException | None) -> DomainError | None:
     if is_statement_timeout(original):
         return Timeout("The database took longer than its time budget: narrow the query")
     return None
+
+
+def _not_text(error: GraphQLError) -> DomainError | None:
+    """JSON may carry a lone UTF-16 surrogate ("\\ud800"); no database takes it as text."""
+    cause: BaseException | None = error.original_error
+    while cause is not None and not isinstance(cause, UnicodeError):
+        cause = cause.__cause__ or cause.__context__
+    if cause is None:
+        return None
+    field = error.nodes[0] if error.nodes else None
+    arguments = [a.name.value for a in getattr(field, "arguments", None) or ()]
+    return BadUserInput(
+        "A string in the request holds a lone UTF-16 surrogate, which is not text",
+        argument=arguments[0] if len(arguments) == 1 else "variables",
+    )
 
 
 def _is_coercion(error: GraphQLError) -> bool:
