@@ -11,6 +11,7 @@ from strawberry.schema.config import StrawberryConfig
 from app.config import Settings
 from app.graphql.documents import QueryLimits
 from app.graphql.errors import ErrorPresenter
+from app.graphql.executor import PlannedExecutor
 from app.graphql.mutations import Mutation
 from app.graphql.queries import Query
 from app.graphql.scalars import SCALARS
@@ -27,6 +28,7 @@ def build_schema(settings: Settings) -> strawberry.Schema:
         query=Query,
         mutation=Mutation,
         config=StrawberryConfig(scalar_map=SCALARS),
+        execution_context_class=PlannedExecutor,
         extensions=[
             # Factories: strawberry builds extensions per request. QueryLimits parses and validates
             # through shared caches, and checks depth, aliases, tokens, connection nodes and
