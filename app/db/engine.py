@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+import orjson
 from sqlalchemy import event
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
@@ -27,13 +28,24 @@ class Database:
         self.settings = settings
         self.engine = _create_engine(settings)
         self.dialect = self.engine.dialect.name
+        # Reads are single statements, each its own snapshot: on PostgreSQL they run without
+        # BEGIN and COMMIT, which would cost two more round trips per statement.
+        self.reader = (
+            self.engine
+            if self.dialect == "sqlite"
+            else self.engine.execution_options(isolation_level="AUTOCOMMIT")
+        )
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncConnection]:
-        """A read-only unit of work: one snapshot, rolled back at the end."""
-        async with self.engine.connect() as conn:
-            async with conn.begin():
-                yield conn
+        """A read-only unit of work for one statement (one snapshot); nothing to commit."""
+        if self.reader is self.engine:
+            async with self.engine.connect() as conn:
+                async with conn.begin():
+                    yield conn
+            return
+        async with self.reader.connect() as conn:
+            yield conn
 
     @asynccontextmanager
     async def write(self) -> AsyncIterator[AsyncConnection]:
@@ -56,6 +68,7 @@ def _create_engine(settings: Settings) -> AsyncEngine:
         max_overflow=0,
         pool_timeout=settings.pool_timeout_seconds,
         pool_pre_ping=False,
+        json_deserializer=orjson.loads,  # JSONB columns: a few times faster than json.loads
         connect_args={
             "server_settings": {
                 "statement_timeout": str(settings.statement_timeout_ms),

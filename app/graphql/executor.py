@@ -165,9 +165,33 @@ class _Run:
         if attr is None:
             path = Path(None, key, parent.name)
             info = self.ex.build_resolve_info(definition, [d.node for d in fdl], parent, path)
+            direct = self._direct(definition, info)
+            if direct is not None:
+                resolve, args = direct, {}
         field = _Field(key, attr, resolve, args, info)
         field.complete = self._completer(definition.type, fdl, info)
         return field
+
+    def _direct(self, definition: GraphQLField, info: Any) -> Callable[..., Any] | None:
+        """The field's own resolver, called as strawberry would, for a field without arguments,
+        extensions or exception handlers: what strawberry's wrapper would add is then nothing."""
+        field = (definition.extensions or {}).get(STRAWBERRY_FIELD)
+        strawberry_schema = getattr(self.ex.schema, "_strawberry_schema", None)
+        if field is None or strawberry_schema is None or definition.args:
+            return None
+        resolver = field.base_resolver
+        converter = strawberry_schema.schema_converter
+        if resolver is None or field.extensions or converter._exception_handler_specs:
+            return None
+        if resolver.parent_parameter or resolver.root_parameter or field.arguments:
+            return None
+        function = resolver.wrapped_func
+        if not resolver.self_parameter:
+            return None
+        if resolver.info_parameter is None:
+            return lambda source, _info: function(source)
+        named = {resolver.info_parameter.name: strawberry_schema.config.info_class(info, field)}
+        return lambda source, _info: function(source, **named)
 
     def _completer(self, kind: GraphQLOutputType, fdl: FieldDetailsList, info: Any) -> Complete:
         if isinstance(kind, GraphQLNonNull):

@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, and_, select, true
 
 from app.db.engine import Database
+from app.db.lists import any_of
 from app.db.models import analyzers
 from app.pagination import KeyType, Ordering, SortKey, Window
 from app.services.listing import Listing
@@ -34,7 +35,7 @@ def analyzer_listing(
 
 async def analyzers_by_id(db: Database, organization: str, ids: Sequence[str]) -> dict[str, Any]:
     query = select(*ANALYZER_COLUMNS).where(
-        analyzers.c.organization_id == organization, analyzers.c.id.in_(ids)
+        analyzers.c.organization_id == organization, any_of(db.dialect, analyzers.c.id, ids)
     )
     async with db.read() as conn:
         return {row.id: row for row in await conn.execute(query)}

@@ -11,6 +11,7 @@ from sqlalchemy import select
 
 from app.blobs import BlobStore
 from app.db.engine import Database
+from app.db.lists import any_of
 from app.db.models import attachments
 from app.signing import Signer
 
@@ -19,7 +20,7 @@ DOWNLOAD_PATH = "/attachments/{id}/download"
 
 async def attachments_by_id(db: Database, organization: str, ids: Sequence[str]) -> dict[str, Any]:
     query = select(*attachments.c).where(
-        attachments.c.organization_id == organization, attachments.c.id.in_(ids)
+        attachments.c.organization_id == organization, any_of(db.dialect, attachments.c.id, ids)
     )
     async with db.read() as conn:
         return {row.id: row for row in await conn.execute(query)}

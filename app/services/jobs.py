@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, and_, case, select, true
 
 from app.db.engine import Database
+from app.db.lists import any_of
 from app.db.models import analyzers, artifacts, job_events, jobs, reports
 from app.pagination import KeyType, Ordering, SortKey, Window
 from app.services.listing import Listing
@@ -89,7 +90,7 @@ def job_listing(
 
 
 async def jobs_by_id(db: Database, scope: JobScope, ids: Sequence[str]) -> dict[str, Any]:
-    query = select(*JOB_COLUMNS).where(scope.where(), jobs.c.id.in_(ids))
+    query = select(*JOB_COLUMNS).where(scope.where(), any_of(db.dialect, jobs.c.id, ids))
     async with db.read() as conn:
         return {row.id: row for row in await conn.execute(query)}
 
@@ -121,7 +122,7 @@ async def reports_by_job(
 ) -> dict[str, Any]:
     """Reports of jobs already scoped by the caller; `full` only when asked for (it can be big)."""
     columns = (*REPORT_COLUMNS, reports.c.full) if with_full else REPORT_COLUMNS
-    query = select(*columns).where(reports.c.job_id.in_(job_ids))
+    query = select(*columns).where(any_of(db.dialect, reports.c.job_id, job_ids))
     async with db.read() as conn:
         return {row.job_id: row for row in await conn.execute(query)}
 
@@ -129,7 +130,7 @@ async def reports_by_job(
 async def events_by_job(db: Database, job_ids: Sequence[str]) -> dict[str, list[Any]]:
     query = (
         select(*job_events.c)
-        .where(job_events.c.job_id.in_(job_ids))
+        .where(any_of(db.dialect, job_events.c.job_id, job_ids))
         .order_by(job_events.c.job_id, job_events.c.at, job_events.c.id)
     )
     return await _grouped(db, query, "job_id")
@@ -138,7 +139,7 @@ async def events_by_job(db: Database, job_ids: Sequence[str]) -> dict[str, list[
 async def artifacts_by_job(db: Database, job_ids: Sequence[str]) -> dict[str, list[Any]]:
     query = (
         select(*artifacts.c)
-        .where(artifacts.c.job_id.in_(job_ids))
+        .where(any_of(db.dialect, artifacts.c.job_id, job_ids))
         .order_by(artifacts.c.job_id, artifacts.c.id)
     )
     return await _grouped(db, query, "job_id")
