@@ -16,8 +16,10 @@ from app.graphql.limits import CODE as TOO_COMPLEX
 
 log = logging.getLogger("jobql.errors")
 MASKED = "Internal server error"
-# graphql-core words variable coercion errors itself, with our scalars' messages inside.
+# graphql-core words coercion errors itself (of a variable; of a literal, during validation),
+# with our scalars' messages inside: they are about the client's input.
 COERCION_PREFIX = "Variable '$"
+COERCION_PREFIXES = (COERCION_PREFIX, "Expected value of type")
 
 
 def present(error: GraphQLError) -> GraphQLError:
@@ -64,7 +66,7 @@ def _not_text(error: GraphQLError) -> DomainError | None:
 
 
 def _is_coercion(error: GraphQLError) -> bool:
-    return error.path is None and error.message.startswith(COERCION_PREFIX)
+    return error.path is None and error.message.startswith(COERCION_PREFIXES)
 
 
 def _graphql_code(error: GraphQLError) -> str:
