@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import Enum
@@ -15,6 +15,7 @@ from app.graphql.context import Info, ListingBatch
 from app.graphql.enums import describe_values
 from app.graphql.filter_tree import compile_filter
 from app.graphql.filters import JobFilterArg, TqlArg
+from app.graphql.loaded import optional, then
 from app.graphql.permissions import RoleEnum
 from app.graphql.scalars import JSON
 from app.pagination import PageSize, window
@@ -296,27 +297,36 @@ class Job:
             attachment_id=row.attachment_id,
         )
 
-    @strawberry.field(description="The analyzer; null when it no longer exists.")
-    async def analyzer(self, info: Info) -> Analyzer | None:
-        row = await info.context.loaders.analyzer_by_id.load(self.analyzer_id)
-        return Analyzer.from_row(row) if row else None
+    # Relations return their loader's future, mapped (see app/graphql/loaded.py): no coroutine
+    # and no task per job; `graphql_type` says what the future holds.
+    @strawberry.field(
+        graphql_type=Annotated["Analyzer", strawberry.lazy("app.graphql.types")] | None,
+        description="The analyzer; null when it no longer exists.",
+    )
+    def analyzer(self, info: Info) -> Awaitable[Analyzer | None]:
+        loading = info.context.loaders.analyzer_by_id.load(self.analyzer_id)
+        return then(loading, optional(Analyzer.from_row))
 
-    @strawberry.field(description="The submitted file; null for non-file jobs.")
-    async def attachment(self, info: Info) -> Attachment | None:
+    @strawberry.field(
+        graphql_type=Attachment | None, description="The submitted file; null for non-file jobs."
+    )
+    def attachment(self, info: Info) -> Awaitable[Attachment | None] | None:
         if self.attachment_id is None:
             return None
-        row = await info.context.loaders.attachment_by_id.load(self.attachment_id)
-        return Attachment.from_row(row) if row else None
+        loading = info.context.loaders.attachment_by_id.load(self.attachment_id)
+        return then(loading, optional(Attachment.from_row))
 
-    @strawberry.field(description="The analyzer's report; null until the job has finished.")
-    async def report(self, info: Info) -> Report | None:
-        row = await info.context.loaders.report_by_job_id.load(self.id)
-        return Report.from_row(row) if row else None
+    @strawberry.field(
+        graphql_type=Report | None,
+        description="The analyzer's report; null until the job has finished.",
+    )
+    def report(self, info: Info) -> Awaitable[Report | None]:
+        return then(info.context.loaders.report_by_job_id.load(self.id), optional(Report.from_row))
 
-    @strawberry.field(description="The job's lifecycle, oldest first.")
-    async def events(self, info: Info) -> list[JobEvent]:
-        rows = await info.context.loaders.events_by_job_id.load(self.id) or []
-        return [JobEvent.from_row(r) for r in rows]
+    @strawberry.field(graphql_type=list[JobEvent], description="The job's lifecycle, oldest first.")
+    def events(self, info: Info) -> Awaitable[list[JobEvent]]:
+        loading = info.context.loaders.events_by_job_id.load(self.id)
+        return then(loading, lambda rows: [JobEvent.from_row(r) for r in rows or []])
 
 
 @strawberry.type(
