@@ -23,6 +23,9 @@ class Settings(BaseSettings):
     secret_key: SecretStr | None = None
     secret_file: Path = Path("jobql.secret")
     pool_size: int = Field(default=10, ge=1, le=200)
+    # How long a process trusts an API key it has checked, without asking the database again.
+    # A key deleted or a user locked meanwhile still gets in for at most this long; 0: never.
+    auth_cache_seconds: float = Field(default=5.0, ge=0, le=60)
     # Time budgets nest (checked below): request > statement > pool wait, so the innermost one
     # that fails names the cause, and an overloaded pool answers 503 before the request dies.
     pool_timeout_seconds: float = Field(default=2.0, gt=0)

@@ -17,7 +17,7 @@ from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOpe
 from strawberry.types import ExecutionResult
 from strawberry.types.graphql import OperationType
 
-from app.auth import authenticate, bearer_token, split_token
+from app.auth import PrincipalCache, authenticate, bearer_token, split_token
 from app.blobs import BlobStore
 from app.config import Settings
 from app.db.deadline import is_pool_timeout
@@ -67,6 +67,7 @@ class GraphQLEndpoint(GraphQL[Context, None]):
         self.settings, self.db, self.blobs, self.signer = settings, db, blobs, signer
         self.explorer = explorer
         self.limiter = RateLimiter(settings.rate_limit_per_second, settings.rate_limit_burst)
+        self.principals = PrincipalCache(settings.auth_cache_seconds)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -136,7 +137,7 @@ class GraphQLEndpoint(GraphQL[Context, None]):
         """The id of the request's API key, once the key is known good."""
         authorization = request.headers.get("authorization")
         try:
-            principal = await authenticate(self.db, authorization)
+            principal = await authenticate(self.db, authorization, self.principals)
         except Unauthenticated as e:
             raise HttpError(401, e.message, e.code, **{"WWW-Authenticate": "Bearer"}) from None
         except Exception as e:

@@ -100,6 +100,9 @@ async def _clone(template: Template, backend: str, tmp_path: Path) -> tuple[str,
 
 
 def make_settings(url: str, tmp_path: Path, **overrides: object) -> Settings:
+    # Every request checks its key in the database (statement counts include it), unless a
+    # test turns the principal cache on.
+    overrides = {"auth_cache_seconds": 0, **overrides}
     return Settings(
         database_url=url,
         blob_dir=tmp_path / "blobs",
