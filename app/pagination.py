@@ -94,6 +94,12 @@ class Ordering:
 
     def at_or_before(self, values: Sequence[Any], backward: bool) -> ColumnElement[bool]:
         """The cursor's row and every row before it: what lies behind a walk from the cursor."""
+        directions = {k.descending != backward for k in self.keys}
+        if len(directions) == 1 and not any(k.nullable for k in self.keys):
+            # Inclusive row-value comparison, bounded by the index like seek(); `… OR id = x`
+            # is not, and made EXISTS walk the whole organization from the far end.
+            row, bound = tuple_(*(k.expression for k in self.keys)), tuple_(*values)
+            return row >= bound if directions.pop() else row <= bound
         behind = self.seek(values, not backward)
         return or_(behind, self.keys[-1].expression == values[-1])
 
