@@ -93,14 +93,14 @@ class GraphQLEndpoint(GraphQL[Context, None]):
 
     async def _within_budget(self, request: Request, media_type: str) -> Response:
         budget = self.settings.request_timeout_seconds
-        progress = {"body": False}
+        progress = {"stage": "head"}
         try:
             async with asyncio.timeout(budget) as timer:
                 return await self._handle(request, media_type, progress)
         except TimeoutError:
             if not timer.expired():
                 raise
-        if not progress["body"]:
+        if progress["stage"] == "body":
             # Still receiving the body: a slow or stalled client.
             raise HttpError(408, "The request body did not arrive in time", "REQUEST_TIMEOUT")
         raise HttpError(
@@ -111,7 +111,7 @@ class GraphQLEndpoint(GraphQL[Context, None]):
         )
 
     async def _handle(
-        self, request: Request, media_type: str, progress: dict[str, bool]
+        self, request: Request, media_type: str, progress: dict[str, str]
     ) -> Response:
         if request.method not in OPERATIONS:
             raise HttpError(405, "Use GET or POST", "METHOD_NOT_ALLOWED", Allow=ALLOWED_METHODS)
@@ -129,8 +129,9 @@ class GraphQLEndpoint(GraphQL[Context, None]):
             raise HttpError(
                 406, f"This endpoint answers {GRAPHQL_RESPONSE} or {JSON}", "NOT_ACCEPTABLE"
             )
+        progress["stage"] = "body"
         params = await self._params(request)
-        progress["body"] = True
+        progress["stage"] = "execution"
         return await self._execute(request, params, media_type)
 
     async def _authenticate(self, request: Request) -> str:
