@@ -20,11 +20,13 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from enum import EnumMeta
 from typing import Any
 
 from graphql import (
     ExecutionResult,
     GraphQLBoolean,
+    GraphQLEnumType,
     GraphQLField,
     GraphQLID,
     GraphQLInt,
@@ -282,6 +284,7 @@ def _leaf(kind: Any) -> Complete:
     coerce = kind.coerce_output_value
     same = _IDENTITY.get(kind.name) if kind in (GraphQLString, GraphQLID, GraphQLBoolean) else None
     is_int = kind is GraphQLInt
+    enum, names = _enum_names(kind)
 
     def complete(value: Any) -> Any:
         if value is None:
@@ -289,12 +292,30 @@ def _leaf(kind: Any) -> Complete:
         kind_of = type(value)
         if kind_of is same or (is_int and kind_of is int and -_MAX_INT <= value < _MAX_INT):
             return value
+        if kind_of is enum and value in names:
+            return names[value]
         coerced = coerce(value)
         if coerced is None or coerced is Undefined:
             raise Unsupported("leaf")
         return coerced
 
     return complete
+
+
+def _enum_names(kind: Any) -> tuple[type | None, dict[Any, str]]:
+    """A strawberry enum's members and the names it serializes them to (it scans its values
+    for every one: a dict says the same at once)."""
+    wrapped = getattr(kind, "wrapped_cls", None)
+    if not isinstance(kind, GraphQLEnumType) or not isinstance(wrapped, EnumMeta):
+        return None, {}
+    names: dict[Any, str] = {}
+    members: list[Any] = list(wrapped)
+    for member in members:
+        for name, value in kind.values.items():
+            if member.value == value.value:
+                names.setdefault(member, name)
+                break
+    return wrapped, names
 
 
 def _setter(target: Any, key: Any, complete: Complete) -> Callable[[Any], None]:
