@@ -106,19 +106,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         made["sqlite"] = prepare(sqlite, args.jobs)
     if args.prepare_only:
         return 0
-    sections = [("PostgreSQL, one process each", _section(args, postgres, 1, queries, wrk))]
-    targets = {"PostgreSQL, one process each": ["jobql", "baseline"]}
+    plan = [("PostgreSQL, one process each", postgres, 1, ["jobql", "baseline"])]
     if not args.no_workers:
-        title = "PostgreSQL, `--workers 2` each"
-        sections.append((title, _section(args, postgres, 2, queries, wrk)))
-        targets[title] = ["jobql", "baseline"]
+        plan.append(("PostgreSQL, `--workers 2` each", postgres, 2, ["jobql", "baseline"]))
     if not args.no_sqlite:
-        title = "SQLite (the embedded default), jobql only, one process"
-        sections.append((title, _section(args, sqlite, 1, queries, wrk)))
-        targets[title] = ["jobql"]
-    text = _results(args, started, made, sections, targets, queries, wrk, postgres, argv)
-    args.output.write_text(text)
-    print(f"wrote {args.output}")
+        plan.append(
+            ("SQLite (the embedded default), jobql only, one process", sqlite, 1, ["jobql"])
+        )
+    sections: list[tuple[str, dict[tuple[str, str], Cell]]] = []
+    targets = {title: names for title, _, _, names in plan}
+    for title, store, workers, _ in plan:
+        sections.append((title, _section(args, store, workers, queries, wrk)))
+        # Written after each table, so a later failure keeps what was measured.
+        text = _results(args, started, made, sections, targets, queries, wrk, postgres, argv)
+        args.output.write_text(text)
+        print(f"wrote {args.output}", flush=True)
     return 0
 
 

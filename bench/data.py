@@ -141,7 +141,15 @@ def api_key(store: Store) -> str:
 
 
 async def _variables(store: Store) -> dict[str, dict[str, Any]]:
-    db = Database(Settings(database_url=store.url, blob_dir=store.data_dir / "blobs"))
+    # OFFSET 499,999 takes a while on SQLite: more than jobql's own statement budget.
+    settings = Settings(
+        database_url=store.url,
+        blob_dir=store.data_dir / "blobs",
+        statement_timeout_ms=600_000,
+        request_timeout_seconds=601,
+        shutdown_grace_seconds=601,
+    )
+    db = Database(settings)
     visible = (jobs.c.organization_id == ORG) & (jobs.c.status != "DELETED")
     newest_first = (jobs.c.created_at.desc(), jobs.c.id.desc())
     try:
