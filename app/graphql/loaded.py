@@ -9,9 +9,12 @@ one callback; the DataLoader batches the same way.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Hashable
 from typing import Any, TypeVar
 
+from strawberry.dataloader import DataLoader
+
+K = TypeVar("K", bound=Hashable)
 R = TypeVar("R")
 T = TypeVar("T")
 
@@ -46,3 +49,14 @@ async def _await_then(loading: Awaitable[R], convert: Callable[[R], T]) -> T:
 def optional(convert: Callable[[Any], T]) -> Callable[[Any], T | None]:
     """`convert` for a row that may be missing (None stays None)."""
     return lambda row: convert(row) if row is not None else None
+
+
+def shared(loader: DataLoader[K, R], key: K, convert: Callable[[R], T]) -> Awaitable[T]:
+    """`then(loader.load(key), convert)`, made once per key for the loader's request: parents
+    that share a key (50 jobs of 18 analyzers) share one future and one converted object.
+    For loaders nothing clears (a cleared key would keep its old object here)."""
+    made: dict[K, Awaitable[T]] = loader.__dict__.setdefault("_jobql_shared", {})
+    found = made.get(key)
+    if found is None:
+        found = made[key] = then(loader.load(key), convert)
+    return found

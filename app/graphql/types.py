@@ -9,13 +9,14 @@ from enum import Enum
 from typing import Annotated, Any, Generic, TypeVar
 
 import strawberry
+from graphql import FieldNode
 
 from app.graphql.attachments import Attachment, Report
 from app.graphql.context import Info, ListingBatch
 from app.graphql.enums import describe_values
 from app.graphql.filter_tree import compile_filter
 from app.graphql.filters import JobFilterArg, TqlArg
-from app.graphql.loaded import optional, then
+from app.graphql.loaded import optional, shared, then
 from app.graphql.permissions import RoleEnum
 from app.graphql.scalars import JSON
 from app.pagination import PageSize, window
@@ -304,8 +305,8 @@ class Job:
         description="The analyzer; null when it no longer exists.",
     )
     def analyzer(self, info: Info) -> Awaitable[Analyzer | None]:
-        loading = info.context.loaders.analyzer_by_id.load(self.analyzer_id)
-        return then(loading, optional(Analyzer.from_row))
+        loader = info.context.loaders.analyzer_by_id
+        return shared(loader, self.analyzer_id, optional(Analyzer.from_row))
 
     @strawberry.field(
         graphql_type=Attachment | None, description="The submitted file; null for non-file jobs."
@@ -321,12 +322,27 @@ class Job:
         description="The analyzer's report; null until the job has finished.",
     )
     def report(self, info: Info) -> Awaitable[Report | None]:
-        return then(info.context.loaders.report_by_job_id.load(self.id), optional(Report.from_row))
+        loaders = info.context.loaders
+        # With `full` asked for, read it with the rest: Report.full then finds it loaded.
+        loader = (
+            loaders.report_full_by_job_id if _asks_for(info, "full") else loaders.report_by_job_id
+        )
+        return then(loader.load(self.id), optional(Report.from_row))
 
     @strawberry.field(graphql_type=list[JobEvent], description="The job's lifecycle, oldest first.")
     def events(self, info: Info) -> Awaitable[list[JobEvent]]:
         loading = info.context.loaders.events_by_job_id.load(self.id)
         return then(loading, lambda rows: [JobEvent.from_row(r) for r in rows or []])
+
+
+def _asks_for(info: Info, name: str) -> bool:
+    """Whether the field's own selection names `name` (fragments aside: then it says no)."""
+    return any(
+        isinstance(selection, FieldNode) and selection.name.value == name
+        for node in info._raw_info.field_nodes
+        if node.selection_set
+        for selection in node.selection_set.selections
+    )
 
 
 @strawberry.type(
