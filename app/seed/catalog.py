@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 from collections.abc import Callable
 from dataclasses import dataclass
+from itertools import accumulate
 
 from app.auth import Role
 
@@ -84,7 +85,8 @@ SUBMITTERS = ("analyst", "admin")
 # Jobs still queued or running are the newest, as in a live system: the newest 1 % of the jobs
 # (at least 50) follow the demo's weights, WAITING and IN_PROGRESS included; older ones are
 # finished, SUCCESS at 70 % and the rest in the demo's proportions.
-RECENT_STATUS_WEIGHTS = {
+# The demo's distribution, WAITING and IN_PROGRESS included.
+DEMO_STATUS_WEIGHTS = {
     "SUCCESS": 60,
     "FAILURE": 12,
     "TIMEOUT": 4,
@@ -93,6 +95,7 @@ RECENT_STATUS_WEIGHTS = {
     "WAITING": 6,
     "DELETED": 6,
 }
+RECENT_STATUS_WEIGHTS = DEMO_STATUS_WEIGHTS
 STATUS_WEIGHTS = {"SUCCESS": 140, "FAILURE": 28, "TIMEOUT": 8, "CANCELLED": 12, "DELETED": 12}
 DATA_TYPE_WEIGHTS = {
     "ip": 30,
@@ -105,6 +108,21 @@ DATA_TYPE_WEIGHTS = {
 }
 LEVELS = ("INFO", "SAFE", "SUSPICIOUS", "MALICIOUS")
 LEVEL_WEIGHTS = (30, 35, 20, 15)
+_LEVEL_CUMULATIVE = list(accumulate(LEVEL_WEIGHTS))
+
+
+def taxonomy(rng: random.Random, namespace: str, predicate: str) -> dict[str, str]:
+    """A verdict as an analyzer would write it, levels in their usual proportions."""
+    level = rng.choices(LEVELS, cum_weights=_LEVEL_CUMULATIVE)[0]
+    value = {
+        "INFO": "no result",
+        "SAFE": "0/70",
+        "SUSPICIOUS": "3/70",
+        "MALICIOUS": f"{rng.randint(12, 64)}/70",
+    }[level]
+    return {"level": level, "namespace": namespace, "predicate": predicate, "value": value}
+
+
 FAILURES = (
     "Invalid API key",
     "Connection to the service timed out after 30s",

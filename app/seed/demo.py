@@ -25,18 +25,9 @@ from app.db.models import (
     reports,
     users,
 )
+from app.seed.catalog import DEMO_STATUS_WEIGHTS, taxonomy
 
 SEEDS = Path(__file__).resolve().parents[2] / "seeds"
-STATUS_WEIGHTS = {
-    "SUCCESS": 60,
-    "FAILURE": 12,
-    "TIMEOUT": 4,
-    "CANCELLED": 6,
-    "IN_PROGRESS": 6,
-    "WAITING": 6,
-    "DELETED": 6,
-}
-LEVELS = ["INFO", "SAFE", "SUSPICIOUS", "MALICIOUS"]
 
 
 def load_spec() -> dict[str, Any]:
@@ -184,7 +175,8 @@ class DemoBuilder:
         self, org: str, analyzer: dict[str, Any], files: list[dict[str, Any]], submitter: str
     ) -> None:
         rng = self.rng
-        status = rng.choices(list(STATUS_WEIGHTS), weights=list(STATUS_WEIGHTS.values()))[0]
+        weights = DEMO_STATUS_WEIGHTS
+        status = rng.choices(list(weights), weights=list(weights.values()))[0]
         data_type = rng.choice(analyzer["data_types"])
         active = status in ("WAITING", "IN_PROGRESS")
         age = rng.uniform(5, 3600) if active else rng.uniform(3600, 89 * 86400)
@@ -280,9 +272,9 @@ class DemoBuilder:
         )
         analyzer = next(a for a in self.rows["analyzer"] if a["id"] == job["analyzer_id"])
         spec = next(s for s in self.spec["analyzers"] if s["name"] == analyzer["name"])
-        taxonomies = [self._taxonomy(*spec["taxonomy"])] if success else []
+        taxonomies = [taxonomy(self.rng, *spec["taxonomy"])] if success else []
         if success and self.rng.random() < 0.3:
-            taxonomies.append(self._taxonomy(spec["taxonomy"][0], "Score"))
+            taxonomies.append(taxonomy(self.rng, spec["taxonomy"][0], "Score"))
         full = (
             {
                 "observable": job["data"] or job["attachment_id"],
@@ -304,16 +296,6 @@ class DemoBuilder:
         )
         if success:
             self._artifacts(job)
-
-    def _taxonomy(self, namespace: str, predicate: str) -> dict[str, str]:
-        level = self.rng.choices(LEVELS, weights=[30, 35, 20, 15])[0]
-        value = {
-            "INFO": "no result",
-            "SAFE": "0/70",
-            "SUSPICIOUS": "3/70",
-            "MALICIOUS": f"{self.rng.randint(12, 64)}/70",
-        }[level]
-        return {"level": level, "namespace": namespace, "predicate": predicate, "value": value}
 
     def _artifacts(self, job: dict[str, Any]) -> None:
         for _ in range(self.rng.choice([0, 0, 1, 2])):

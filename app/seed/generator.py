@@ -19,14 +19,13 @@ import orjson
 from app.seed.catalog import (
     DATA_TYPE_WEIGHTS,
     FAILURES,
-    LEVEL_WEIGHTS,
-    LEVELS,
     MESSAGES,
     PARAMETERS,
     RECENT_STATUS_WEIGHTS,
     STATUS_WEIGHTS,
     TIMEOUT_MESSAGE,
     observables,
+    taxonomy,
 )
 from app.seed.organizations import AnalyzerRef, OrgState
 
@@ -161,9 +160,9 @@ class Generator:
         )
         taxonomies = []
         if success:
-            taxonomies.append(self._taxonomy(analyzer.namespace, analyzer.predicate))
+            taxonomies.append(taxonomy(self.rng, analyzer.namespace, analyzer.predicate))
             if rng.random() < 0.3:
-                taxonomies.append(self._taxonomy(analyzer.namespace, "Score"))
+                taxonomies.append(taxonomy(self.rng, analyzer.namespace, "Score"))
         full = (
             {
                 "observable": observable,
@@ -177,16 +176,6 @@ class Generator:
             job_id, success, orjson.dumps(taxonomies).decode(), orjson.dumps(full).decode(),
             error, self.stamp(at),
         ))  # fmt: skip
-
-    def _taxonomy(self, namespace: str, predicate: str) -> dict[str, str]:
-        level = self.rng.choices(LEVELS, cum_weights=_LEVEL_CUMULATIVE)[0]
-        value = {
-            "INFO": "no result",
-            "SAFE": "0/70",
-            "SUSPICIOUS": "3/70",
-            "MALICIOUS": f"{self.rng.randint(12, 64)}/70",
-        }[level]
-        return {"level": level, "namespace": namespace, "predicate": predicate, "value": value}
 
     def _artifacts(
         self, job_id: str, tlp: int, analyzer: AnalyzerRef, attachment: str | None, out: Chunk
@@ -216,7 +205,6 @@ def _weighted(weights: dict[str, int]) -> tuple[list[str], list[int]]:
     return list(weights), list(accumulate(weights.values()))
 
 
-_LEVEL_CUMULATIVE = list(accumulate(LEVEL_WEIGHTS))
 _STEPS: dict[str, tuple[str, ...]] = {
     "WAITING": (),
     "IN_PROGRESS": ("IN_PROGRESS",),
