@@ -9,6 +9,7 @@ import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import asyncpg  # type: ignore[import-untyped]
 
@@ -19,6 +20,14 @@ from bench.measure import Cell, check_equal, measure
 from bench.processes import Server, free_port
 
 DATA = Path(__file__).resolve().parent / ".data"
+SETTINGS = (
+    "- PostgreSQL 15 as shipped, but parallel query off in `jobql_bench` "
+    "(`max_parallel_workers_per_gather = 0`), for both targets.\n"
+    "- jobql: production settings (pool 10, principal cache 5 s), its per-key rate limit off "
+    "(`JOBQL_RATE_LIMIT_PER_SECOND=0`: one key makes all the load).\n"
+    "- baseline: asyncpg pool of 10, a checked key trusted for 5 s as jobql does; one statement "
+    "for a page joined with its analyzers and reports.\n"
+)
 UVICORN = str(ROOT / ".venv" / "bin" / "uvicorn")
 PG_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/jobql_bench"
 
@@ -147,9 +156,13 @@ def _results(
         "",
     ]
     for name, info in made.items():
-        lines.append(
-            f"- {name}: {info['jobs']:,} synthetic jobs; seeding: {info['seeded'] or 'reused'}"
+        seeded: Any = info["seeded"]
+        how = (
+            f"seeded {seeded['jobs']:,} jobs in {seeded['seconds']} s on {seeded['at']}"
+            if seeded
+            else "reused"
         )
+        lines.append(f"- {name}: {info['jobs']:,} synthetic jobs ({how})")
     for title, cells in sections:
         lines += ["", f"## {title}", "", report.table(cells, queries, targets[title])]
     lines += [
@@ -157,6 +170,7 @@ def _results(
         "",
         report.versions(wrk_version(wrk), asyncio.run(_postgres_version(postgres))),
     ]
+    lines += ["## Settings", "", SETTINGS]
     lines += [
         "## Commands",
         "",
