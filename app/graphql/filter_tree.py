@@ -27,6 +27,7 @@ from app.tql import (
     TqlLimits,
     check_limits,
     compile_predicate,
+    conjoin,
     make_condition,
     make_time_range,
     parse_tql,
@@ -86,7 +87,7 @@ def build_predicate(
             parts.append(parsed)
     if not parts:
         return None
-    return parts[0] if len(parts) == 1 else And(tuple(parts))
+    return conjoin(parts)
 
 
 class _Converter:
@@ -108,7 +109,7 @@ class _Converter:
             value = getattr(obj, item.name)
             if _given(value):
                 parts.append(self.part(item.name, value, path, depth))
-        return parts[0] if len(parts) == 1 else And(tuple(parts))
+        return conjoin(parts)
 
     def part(self, name: str, value: Any, path: str, depth: int) -> Predicate:
         if name == "and_":
@@ -143,7 +144,7 @@ class _Converter:
                 parts.append(make_condition(spec, op, raw, self.limits))
             except InvalidValue as problem:
                 self.fail(f"{path}.{_camel(item.name)}", str(problem))
-        return parts[0] if len(parts) == 1 else And(tuple(parts))
+        return conjoin(parts)
 
     def time_range(self, value: Any, path: str) -> Predicate:
         # Explicit null means the default; an empty list is an error (make_time_range says so).

@@ -12,6 +12,7 @@ from app.tql.ast import (
     Predicate,
     RelativeTime,
     TimeRange,
+    conjoin,
 )
 from app.tql.check import TqlLimits, check_limits, make_condition, make_time_range
 from app.tql.compiler import compile_predicate
@@ -28,6 +29,7 @@ from app.tql.parser import parse_tql
 from app.tql.values import InvalidValue, check_text, parse_time
 
 __all__ = [
+    "conjoin",
     "ANALYZER_FIELDS",
     "FALSE",
     "JOB_FIELDS",

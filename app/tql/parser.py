@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import NoReturn
 
-from app.tql.ast import And, Condition, Not, Op, Or, Predicate, Scalar
+from app.tql.ast import Condition, Not, Op, Or, Predicate, Scalar, conjoin
 from app.tql.check import TqlLimits
 from app.tql.fields import FieldRegistry, FieldSpec
 from app.tql.lexer import Kind, Token, error, tokenize
@@ -65,7 +65,7 @@ class _Parser:
         items = [self.parse_unary(depth)]
         while self.accept_word("AND"):
             items.append(self.parse_unary(depth))
-        return items[0] if len(items) == 1 else And(tuple(items))
+        return conjoin(items)
 
     def parse_unary(self, depth: int) -> Predicate:
         """unary := "NOT" unary | "(" or ")" | cond; each NOT or "(" is one level of nesting."""
