@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 
 from alembic import command
@@ -28,7 +27,3 @@ async def upgrade(database_url: str) -> None:
             await conn.run_sync(lambda sync: command.upgrade(alembic_config(sync), "head"))
     finally:
         await engine.dispose()
-
-
-def upgrade_sync(database_url: str) -> None:
-    asyncio.run(upgrade(database_url))

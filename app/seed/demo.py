@@ -14,6 +14,7 @@ from sqlalchemy import func, insert, select
 from app.auth import split_token
 from app.blobs import BlobStore
 from app.db.engine import Database
+from app.db.ids import new_id
 from app.db.models import (
     analyzers,
     api_keys,
@@ -92,9 +93,6 @@ class DemoBuilder:
             self._organization(org)
         return self.rows
 
-    def _id(self) -> str:
-        return f"{self.rng.getrandbits(80):020x}"
-
     def _organization(self, org: dict[str, Any]) -> None:
         created = self.now - timedelta(days=400)
         self.rows["organization"].append(
@@ -136,7 +134,7 @@ class DemoBuilder:
 
     def _analyzer(self, spec: dict[str, Any], org: str, created: datetime) -> dict[str, Any]:
         row = {
-            "id": self._id(),
+            "id": new_id(self.rng),
             "organization_id": org,
             "name": spec["name"],
             "definition_id": spec["name"],
@@ -158,7 +156,7 @@ class DemoBuilder:
         content = (SEEDS / "files" / spec["file"]).read_bytes()
         digests = self.blobs.put(content)
         row = {
-            "id": self._id(),
+            "id": new_id(self.rng),
             "organization_id": org,
             "name": spec["file"],
             "size": digests.size,
@@ -183,7 +181,7 @@ class DemoBuilder:
         created = self.now - timedelta(seconds=age)
         attachment = rng.choice(files) if data_type == "file" else None
         job = {
-            "id": self._id(),
+            "id": new_id(self.rng),
             "organization_id": org,
             "analyzer_id": analyzer["id"],
             "analyzer_name": analyzer["name"],

@@ -16,6 +16,7 @@ from typing import Any
 
 import orjson
 
+from app.db.ids import new_id
 from app.seed.catalog import (
     DATA_TYPE_WEIGHTS,
     FAILURES,
@@ -106,7 +107,7 @@ class Generator:
         created = self.start + self.step * (k + rng.random())
         attachment = rng.choice(org.attachments) if data_type == "file" else None
         data = None if attachment else rng.choice(self.pool[data_type])
-        job_id = f"{rng.getrandbits(80):020x}"
+        job_id = new_id(rng)
         submitter = rng.choice(org.submitters)
         tlp = rng.choices(range(4), cum_weights=(15, 40, 85, 100))[0]
         life = self._lifecycle(job_id, status, created, submitter, out)

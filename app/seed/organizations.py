@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from app.auth import new_key
 from app.blobs import BlobStore
 from app.db.engine import Database
+from app.db.ids import new_id
 from app.db.models import analyzers, api_keys, attachments, organizations, users
 from app.seed.catalog import ANALYZERS, ORGANIZATIONS, SUBMITTERS, USERS, OrgSpec, blob_contents
 
@@ -96,7 +97,7 @@ def _analyzer(rng: random.Random, index: int, org: str, created: datetime) -> di
     name, data_types, namespace, predicate = ANALYZERS[index]
     version = ".".join(p for p in name.split("_") if p.isdigit())
     return {
-        "id": f"{rng.getrandbits(80):020x}",
+        "id": new_id(rng),
         "organization_id": org,
         "name": name,
         "definition_id": name,
@@ -118,7 +119,7 @@ def _attachment(
 ) -> dict[str, Any]:
     name, content_type, digests = file
     return {
-        "id": f"{rng.getrandbits(80):020x}",
+        "id": new_id(rng),
         "organization_id": org,
         "name": name,
         "size": digests.size,
