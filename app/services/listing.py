@@ -32,6 +32,11 @@ class Listing:
     window: Window
     group: ColumnElement[Any] | None = field(default=None)
 
+    @property
+    def source(self) -> Any:
+        """The table listed (for counts and probes, which select no columns of it)."""
+        return self.columns[0].table
+
     def _bounded(self) -> ColumnElement[bool]:
         bounds = [self.where]
         if self.window.after is not None:
@@ -76,11 +81,11 @@ async def count(
     """How many rows `where` selects, cursors aside: the connection's totalCount."""
     where = and_(listing.where, listing._in_groups(groups))
     if listing.group is None:
-        total = await conn.scalar(select(func.count()).select_from(_source(listing)).where(where))
+        total = await conn.scalar(select(func.count()).select_from(listing.source).where(where))
         return {None: int(total or 0)}
     query = (
         select(listing.group, func.count())
-        .select_from(_source(listing))
+        .select_from(listing.source)
         .where(where)
         .group_by(listing.group)
     )
@@ -101,14 +106,9 @@ async def exists_behind(
     where = and_(listing.where, behind, listing._in_groups(groups))
     if listing.group is None:
         found = await conn.scalar(
-            select(select(true()).select_from(_source(listing)).where(where).exists())
+            select(select(true()).select_from(listing.source).where(where).exists())
         )
         return {None: bool(found)}
-    query = select(listing.group).select_from(_source(listing)).where(where).distinct()
+    query = select(listing.group).select_from(listing.source).where(where).distinct()
     present = set((await conn.execute(query)).scalars())
     return {g: g in present for g in groups or ()}
-
-
-def _source(listing: Listing) -> Any:
-    table = listing.columns[0].table
-    return table
