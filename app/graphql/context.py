@@ -78,6 +78,8 @@ class Loaders:
             lambda ids: jobs.artifacts_by_job(db, ids), []
         )
         self._listings: dict[Hashable, ListingBatch] = {}
+        # Analyzer objects already made this request, by id (see app/graphql/loaded.py).
+        self.analyzers_made: dict[str, Any] = {}
 
     def listing(self, key: Hashable, make: Callable[[], Listing]) -> ListingBatch:
         """The batch for one listing shape: parents asking with the same arguments share it."""

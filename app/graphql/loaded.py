@@ -51,11 +51,12 @@ def optional(convert: Callable[[Any], T]) -> Callable[[Any], T | None]:
     return lambda row: convert(row) if row is not None else None
 
 
-def shared(loader: DataLoader[K, R], key: K, convert: Callable[[R], T]) -> Awaitable[T]:
-    """`then(loader.load(key), convert)`, made once per key for the loader's request: parents
-    that share a key (50 jobs of 18 analyzers) share one future and one converted object.
-    For loaders nothing clears (a cleared key would keep its old object here)."""
-    made: dict[K, Awaitable[T]] = loader.__dict__.setdefault("_jobql_shared", {})
+def shared(
+    made: dict[K, Awaitable[T]], loader: DataLoader[K, R], key: K, convert: Callable[[R], T]
+) -> Awaitable[T]:
+    """`then(loader.load(key), convert)`, made once per key in `made` (a per-request dict):
+    parents that share a key (50 jobs of 18 analyzers) share one future and one converted
+    object. For loaders nothing clears (a cleared key would keep its old object in `made`)."""
     found = made.get(key)
     if found is None:
         found = made[key] = then(loader.load(key), convert)

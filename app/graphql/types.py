@@ -305,8 +305,9 @@ class Job:
         description="The analyzer; null when it no longer exists.",
     )
     def analyzer(self, info: Info) -> Awaitable[Analyzer | None]:
-        loader = info.context.loaders.analyzer_by_id
-        return shared(loader, self.analyzer_id, optional(Analyzer.from_row))
+        loaders = info.context.loaders
+        convert = optional(Analyzer.from_row)
+        return shared(loaders.analyzers_made, loaders.analyzer_by_id, self.analyzer_id, convert)
 
     @strawberry.field(
         graphql_type=Attachment | None, description="The submitted file; null for non-file jobs."
