@@ -32,6 +32,9 @@ class Settings(BaseSettings):
     statement_timeout_ms: int = Field(default=5000, ge=100)
     sqlite_busy_timeout_ms: int = Field(default=5000, ge=0)
 
+    # Reads of jobs planned once into SQL (app/graphql/compiled.py); off: all field by field.
+    compiled_queries: bool = True
+
     default_page_size: int = Field(default=25, ge=1)
     max_page_size: int = Field(default=100, ge=1)
     max_query_depth: int = Field(default=10, ge=1)

@@ -23,6 +23,7 @@ from app.config import Settings
 from app.db.deadline import is_pool_timeout
 from app.db.engine import Database
 from app.errors import Unauthenticated
+from app.graphql.compiled import CompiledQueries
 from app.graphql.context import Context
 from app.graphql.documents import operation_type, parse_document, parse_error
 from app.graphql.errors import present
@@ -36,6 +37,7 @@ from app.transport import (
     check_content_length,
     error_response,
     get_params,
+    json_response,
     negotiate,
     post_params,
     read_body,
@@ -68,6 +70,7 @@ class GraphQLEndpoint(GraphQL[Context, None]):
         self.explorer = explorer
         self.limiter = RateLimiter(settings.rate_limit_per_second, settings.rate_limit_burst)
         self.principals = PrincipalCache(settings.auth_cache_seconds)
+        self.compiled = CompiledQueries(schema, settings, db) if settings.compiled_queries else None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -168,6 +171,12 @@ class GraphQLEndpoint(GraphQL[Context, None]):
             if kind is OperationType.MUTATION:
                 raise HttpError(405, "Mutations need POST", "METHOD_NOT_ALLOWED", Allow="POST")
             raise HttpError(400, f"{kind.value} operations are not served over HTTP", "BAD_REQUEST")
+        if kind is OperationType.QUERY and self.compiled is not None:
+            body = await self.compiled.answer(
+                params.query, params.operation_name, params.variables, request.state.principal
+            )
+            if body is not None:
+                return json_response(body, 200, media_type)
         context = Context(
             request=request,
             settings=self.settings,

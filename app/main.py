@@ -74,5 +74,6 @@ def create_app(settings: Settings | None = None) -> Starlette:
         lifespan=lifespan,
     )
     app.state.db = db
+    app.state.graphql = endpoint
     app.state.settings = settings
     return app

@@ -59,8 +59,11 @@ class Ordering:
         return clauses
 
     def cursor(self, row: Any) -> str:
-        values = [_dump(key.value(row)) for key in self.keys]
-        raw = orjson.dumps([CURSOR_VERSION, self.signature, values])
+        return self.encode([key.value(row) for key in self.keys])
+
+    def encode(self, values: Sequence[Any]) -> str:
+        """The cursor of the row whose sort-key values (in key order) are `values`."""
+        raw = orjson.dumps([CURSOR_VERSION, self.signature, [_dump(v) for v in values]])
         return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
     def decode(self, cursor: str, argument: str) -> tuple[Any, ...]:

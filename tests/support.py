@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.applications import Starlette
 
 from app.config import Settings
+from app.db.engine import Database
 
 OPERATIONS = Path(__file__).parent / "operations"
 DATA_STATEMENTS = ("select", "insert", "update", "delete", "with")
@@ -75,23 +76,29 @@ class Env:
     @contextlib.contextmanager
     def statements(self) -> Iterator[list[str]]:
         """Collects the data statements the app sends while the block runs."""
-        with count_statements(self.engine) as seen:
+        with count_statements(self.app.state.db) as seen:
             yield seen
 
 
 @contextlib.contextmanager
-def count_statements(engine: AsyncEngine) -> Iterator[list[str]]:
+def count_statements(db: Database) -> Iterator[list[str]]:
+    """The statements sent through SQLAlchemy, and those compiled queries send themselves."""
     seen: list[str] = []
 
-    def record(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+    def observe(statement: str) -> None:
         if statement.lstrip().lower().startswith(DATA_STATEMENTS):
             seen.append(statement)
 
-    event.listen(engine.sync_engine, "before_cursor_execute", record)
+    def record(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        observe(statement)
+
+    event.listen(db.engine.sync_engine, "before_cursor_execute", record)
+    db.raw.observers.append(observe)
     try:
         yield seen
     finally:
-        event.remove(engine.sync_engine, "before_cursor_execute", record)
+        event.remove(db.engine.sync_engine, "before_cursor_execute", record)
+        db.raw.observers.remove(observe)
 
 
 def error_codes(body: dict[str, Any]) -> list[str]:

@@ -35,10 +35,10 @@ async def _me(client: httpx.AsyncClient, key: str) -> httpx.Response:
 
 
 async def test_a_checked_key_skips_the_database(cached: httpx.AsyncClient) -> None:
-    engine = cached.app.state.db.engine  # type: ignore[attr-defined]
+    db = cached.app.state.db  # type: ignore[attr-defined]
     counts = []
     for _ in range(2):
-        with count_statements(engine) as seen:
+        with count_statements(db) as seen:
             assert (await _me(cached, KEYS["demo.read"])).status_code == 200
         counts.append(len(seen))
     assert counts == [1, 0]  # `me` reads nothing else: the first request's one is the key

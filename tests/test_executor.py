@@ -42,6 +42,12 @@ ERRORS = [
 ]
 
 
+@pytest.fixture(autouse=True)
+def field_by_field(env: Env) -> None:
+    """Compiled queries off: this module tests the executor that answers everything else."""
+    env.app.state.graphql.compiled = None
+
+
 @pytest.fixture
 def planned() -> Iterator[list[bool]]:
     """Records, for each execution, whether the planned path answered it."""

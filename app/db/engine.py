@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 
 from app.config import Settings
 from app.db.deadline import interrupt_sqlite_statements
+from app.db.raw import RawReader
 
 WRITE = "jobql_write"
 
@@ -35,6 +36,7 @@ class Database:
             if self.dialect == "sqlite"
             else self.engine.execution_options(isolation_level="AUTOCOMMIT")
         )
+        self.raw = RawReader(self)  # compiled queries read through it
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncConnection]:

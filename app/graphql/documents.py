@@ -34,7 +34,7 @@ def parse_document(query: str, max_tokens: int) -> DocumentNode:
 
 
 @lru_cache(maxsize=CACHE_SIZE)
-def _validate(
+def validation_errors(
     schema: GraphQLSchema, query: str, max_tokens: int, rules: tuple[type[ASTValidationRule], ...]
 ) -> tuple[GraphQLError, ...]:
     # Keyed by the query text, whose hash Python caches, rather than by the document tree.
@@ -95,6 +95,6 @@ class QueryLimits(SchemaExtension):
         else:
             rules = tuple(context.validation_rules)
             context.pre_execution_errors = list(
-                _validate(schema, context.query, self.max_tokens, rules)
+                validation_errors(schema, context.query, self.max_tokens, rules)
             )
         yield

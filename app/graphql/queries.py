@@ -23,12 +23,11 @@ from app.graphql.types import (
     Viewer,
     job_connection,
     load_connection,
-    order_pairs,
     page_size,
 )
 from app.pagination import window
 from app.services.analyzers import ANALYZER_ORDERING, analyzer_listing
-from app.tql import ANALYZER_FIELDS, JOB_FIELDS
+from app.tql import ANALYZER_FIELDS
 
 JobId = Annotated[strawberry.ID, strawberry.argument(description="The job's id.")]
 AnalyzerId = Annotated[strawberry.ID, strawberry.argument(description="The analyzer's id.")]
@@ -72,11 +71,10 @@ class Query:
         before: Before = None,
         include_deleted: IncludeDeleted = False,
     ) -> Connection[Job]:
-        where = compile_filter(JOB_FIELDS, filter, tql, info.context.settings)
-        args = JobListArgs(
-            order_pairs(order_by), first, after, last, before, include_deleted, where.key,
-            where.where,
-        )  # fmt: skip
+        settings = info.context.settings
+        args = JobListArgs.of(
+            settings, filter, tql, order_by, first, after, last, before, include_deleted
+        )
         return await job_connection(info, args)
 
     @strawberry.field(

@@ -11,6 +11,7 @@ from typing import Annotated, Any, Generic, TypeVar
 import strawberry
 from graphql import FieldNode
 
+from app.config import Settings
 from app.graphql.attachments import Attachment, Report
 from app.graphql.context import Info, ListingBatch
 from app.graphql.enums import describe_values
@@ -22,7 +23,7 @@ from app.graphql.scalars import JSON
 from app.pagination import PageSize, window
 from app.services.jobs import JobScope, job_listing, job_ordering
 from app.services.jobs import JobStatus as DomainJobStatus
-from app.services.listing import PageRows
+from app.services.listing import Listing, PageRows
 from app.tql import JOB_FIELDS
 
 JobStatus = describe_values(
@@ -118,7 +119,10 @@ async def load_connection(
 
 
 def page_size(info: Info) -> PageSize:
-    settings = info.context.settings
+    return settings_page_size(info.context.settings)
+
+
+def settings_page_size(settings: Settings) -> PageSize:
     return PageSize(default=settings.default_page_size, maximum=settings.max_page_size)
 
 
@@ -207,26 +211,42 @@ class JobListArgs:
     filter_key: Any = None  # identity of the caller's filter, for sharing
     predicate: Any = field(default=None, compare=False)  # compiled filter (a SQL expression)
 
+    @classmethod
+    def of(
+        cls,
+        settings: Settings,
+        filter: Any,
+        tql: str | None,
+        order_by: list[JobOrder] | None,
+        first: int | None,
+        after: str | None,
+        last: int | None,
+        before: str | None,
+        include_deleted: bool = False,
+    ) -> JobListArgs:
+        """From a jobs field's arguments; BadUserInput if the filter or TQL is wrong."""
+        where = compile_filter(JOB_FIELDS, filter, tql, settings)
+        pairs = order_pairs(order_by)
+        return cls(pairs, first, after, last, before, include_deleted, where.key, where.where)
+
+    def listing(self, organization: str, size: PageSize, *, by_analyzer: bool = False) -> Listing:
+        """The listing asked for, of the organization's jobs (of each analyzer's, batched);
+        BadUserInput if the page arguments are wrong."""
+        ordering = job_ordering(self.order_by)
+        page = window(
+            ordering, size, first=self.first, after=self.after, last=self.last, before=self.before
+        )
+        scope = JobScope(organization, self.include_deleted)
+        return job_listing(scope, self.predicate, ordering, page, by_analyzer=by_analyzer)
+
 
 async def job_connection(
     info: Info, args: JobListArgs, *, analyzer_id: str | None = None
 ) -> Connection[Job]:
     """A page of the caller's jobs; of one analyzer's, batched with its siblings, if given."""
-    ordering = job_ordering(args.order_by)
-    page = window(
-        ordering,
-        page_size(info),
-        first=args.first,
-        after=args.after,
-        last=args.last,
-        before=args.before,
-    )
-    scope = JobScope(info.context.principal.organization, args.include_deleted)
-
-    def make() -> Any:
-        return job_listing(scope, args.predicate, ordering, page, by_analyzer=bool(analyzer_id))
-
-    batch = info.context.loaders.listing(("jobs", analyzer_id is None, args), make)
+    organization, size = info.context.principal.organization, page_size(info)
+    listing = args.listing(organization, size, by_analyzer=analyzer_id is not None)
+    batch = info.context.loaders.listing(("jobs", analyzer_id is None, args), lambda: listing)
     return await load_connection(batch, analyzer_id, Job.from_row)
 
 
@@ -401,10 +421,8 @@ class Analyzer:
         last: Last = None,
         before: Before = None,
     ) -> Connection[Job]:
-        where = compile_filter(JOB_FIELDS, filter, tql, info.context.settings)
-        args = JobListArgs(
-            order_pairs(order_by), first, after, last, before, False, where.key, where.where
-        )
+        settings = info.context.settings
+        args = JobListArgs.of(settings, filter, tql, order_by, first, after, last, before)
         return await job_connection(info, args, analyzer_id=self.id)
 
 

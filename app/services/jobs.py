@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, case, select, true
+from sqlalchemy import ColumnElement, Select, and_, case, select, true
 
 from app.db.engine import Database
 from app.db.lists import any_of
@@ -127,22 +127,30 @@ async def reports_by_job(
         return {row.job_id: row for row in await conn.execute(query)}
 
 
-async def events_by_job(db: Database, job_ids: Sequence[str]) -> dict[str, list[Any]]:
-    query = (
+def events_query(dialect: str, job_ids: Sequence[str]) -> Select[Any]:
+    """The jobs' events, by job, oldest first."""
+    return (
         select(*job_events.c)
-        .where(any_of(db.dialect, job_events.c.job_id, job_ids))
+        .where(any_of(dialect, job_events.c.job_id, job_ids))
         .order_by(job_events.c.job_id, job_events.c.at, job_events.c.id)
     )
-    return await _grouped(db, query, "job_id")
+
+
+def artifacts_query(dialect: str, job_ids: Sequence[str]) -> Select[Any]:
+    """The artifacts of the jobs' reports, by job, in the order they were found."""
+    return (
+        select(*artifacts.c)
+        .where(any_of(dialect, artifacts.c.job_id, job_ids))
+        .order_by(artifacts.c.job_id, artifacts.c.id)
+    )
+
+
+async def events_by_job(db: Database, job_ids: Sequence[str]) -> dict[str, list[Any]]:
+    return await _grouped(db, events_query(db.dialect, job_ids), "job_id")
 
 
 async def artifacts_by_job(db: Database, job_ids: Sequence[str]) -> dict[str, list[Any]]:
-    query = (
-        select(*artifacts.c)
-        .where(any_of(db.dialect, artifacts.c.job_id, job_ids))
-        .order_by(artifacts.c.job_id, artifacts.c.id)
-    )
-    return await _grouped(db, query, "job_id")
+    return await _grouped(db, artifacts_query(db.dialect, job_ids), "job_id")
 
 
 async def _grouped(db: Database, query: Any, key: str) -> dict[str, list[Any]]:

@@ -49,44 +49,58 @@ class Listing:
         return self.group.in_(groups) if self.group is not None and groups else true()
 
 
+def page_query(
+    listing: Listing, columns: Sequence[Any] | None = None, source: Any = None
+) -> Select[Any]:
+    """One page and the row past it (which says whether more follow), in the walk's order;
+    `columns` from `source` (the listed table, or a join of it) instead of the listing's own."""
+    query = select(*(columns or listing.columns)).where(listing._bounded())
+    if source is not None:
+        query = query.select_from(source)
+    order = listing.ordering.order_by(listing.window.backward)
+    return query.order_by(*order).limit(listing.window.limit + 1)
+
+
 async def fetch_pages(
     conn: AsyncConnection, listing: Listing, groups: Sequence[Any] | None = None
 ) -> dict[Any, PageRows]:
     """The page of each group (key None without groups), rows in the listing's order."""
+    if listing.group is None:
+        return {None: cut((await conn.execute(page_query(listing))).all(), listing.window)}
     limit = listing.window.limit
     order = listing.ordering.order_by(listing.window.backward)
     where = and_(listing._bounded(), listing._in_groups(groups))
-    if listing.group is None:
-        query: Select[Any] = select(*listing.columns).where(where).order_by(*order).limit(limit + 1)
-        return {None: _cut((await conn.execute(query)).all(), listing.window)}
     rank = func.row_number().over(partition_by=listing.group, order_by=order).label("_rank")
     ranked = select(*listing.columns, listing.group.label("_group"), rank).where(where).subquery()
     query = select(ranked).where(ranked.c._rank <= limit + 1).order_by(ranked.c._rank)
     by_group: dict[Any, list[Any]] = {g: [] for g in groups or ()}
     for row in (await conn.execute(query)).all():
         by_group.setdefault(row._group, []).append(row)
-    return {g: _cut(rows, listing.window) for g, rows in by_group.items()}
+    return {g: cut(rows, listing.window) for g, rows in by_group.items()}
 
 
-def _cut(rows: list[Any], window: Window) -> PageRows:
-    page = rows[: window.limit]
+def cut(rows: Sequence[Any], window: Window) -> PageRows:
+    """The page of rows fetched by page_query, in the listing's order."""
+    page = list(rows[: window.limit])
     if window.backward:
         page.reverse()
     return PageRows(rows=page, has_more=len(rows) > window.limit)
 
 
+def count_query(listing: Listing) -> Select[Any]:
+    """How many rows `where` selects, cursors aside: the connection's totalCount."""
+    return select(func.count()).select_from(listing.source).where(listing.where)
+
+
 async def count(
     conn: AsyncConnection, listing: Listing, groups: Sequence[Any] | None = None
 ) -> dict[Any, int]:
-    """How many rows `where` selects, cursors aside: the connection's totalCount."""
-    where = and_(listing.where, listing._in_groups(groups))
     if listing.group is None:
-        total = await conn.scalar(select(func.count()).select_from(listing.source).where(where))
-        return {None: int(total or 0)}
+        return {None: int(await conn.scalar(count_query(listing)) or 0)}
     query = (
         select(listing.group, func.count())
         .select_from(listing.source)
-        .where(where)
+        .where(and_(listing.where, listing._in_groups(groups)))
         .group_by(listing.group)
     )
     counts = {g: 0 for g in groups or ()}
@@ -94,21 +108,36 @@ async def count(
     return counts
 
 
-async def exists_behind(
-    conn: AsyncConnection, listing: Listing, groups: Sequence[Any] | None = None
-) -> dict[Any, bool]:
-    """Whether rows lie behind the walk's starting cursor (the other direction's pageInfo)."""
+def _behind(listing: Listing) -> ColumnElement[bool] | None:
+    """The walk's starting cursor row and all before it; None when the walk has no start."""
     window = listing.window
     start = window.before if window.backward else window.after
     if start is None:
+        return None
+    return listing.ordering.at_or_before(start, backward=window.backward)
+
+
+def behind_query(listing: Listing) -> Select[Any] | None:
+    """Whether rows lie behind the walk's starting cursor (the other direction's pageInfo);
+    None when there is no cursor, hence nothing behind."""
+    behind = _behind(listing)
+    if behind is None:
+        return None
+    rows = select(true()).select_from(listing.source).where(listing.where, behind)
+    return select(rows.exists())
+
+
+async def exists_behind(
+    conn: AsyncConnection, listing: Listing, groups: Sequence[Any] | None = None
+) -> dict[Any, bool]:
+    behind = _behind(listing)
+    if behind is None:
         return {g: False for g in groups or (None,)}
-    behind = listing.ordering.at_or_before(start, backward=window.backward)
-    where = and_(listing.where, behind, listing._in_groups(groups))
     if listing.group is None:
-        found = await conn.scalar(
-            select(select(true()).select_from(listing.source).where(where).exists())
-        )
-        return {None: bool(found)}
+        query = behind_query(listing)
+        assert query is not None  # there is a cursor
+        return {None: bool(await conn.scalar(query))}
+    where = and_(listing.where, behind, listing._in_groups(groups))
     query = select(listing.group).select_from(listing.source).where(where).distinct()
     present = set((await conn.execute(query)).scalars())
     return {g: g in present for g in groups or ()}

@@ -1,0 +1,190 @@
+"""Compiled queries answer exactly what field-by-field execution answers.
+
+Each request is sent twice to the same app over HTTP: as served (compiled when it can be), then
+with compiled queries off; the two response bodies must be byte-equal. Every case of COMPILED
+must take the compiled path, every case of DECLINED must not; errors always come from the
+executor.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+from typing import Any
+
+import pytest
+
+from app.graphql.compiled import CompiledQueries
+from bench.data import Q4_TQL
+from bench.data import operation as bench_operation
+from tests.support import Env, operation
+
+JOB_FIELDS = """
+  id organization analyzerId analyzerName analyzerDefinitionId dataType status data
+  parameters message tlp pap startDate endDate createdAt createdBy updatedAt updatedBy
+"""
+EVERYTHING = f"""
+fragment Everything on Job {{
+  {JOB_FIELDS} __typename
+  analyzer {{
+    __typename id name definitionId version description author license url dataTypes maxTlp
+    jobCacheMinutes enabled createdAt
+  }}
+  attachment {{ __typename id name size contentType sha256 sha1 md5 hashes }}
+  report {{
+    __typename success errorMessage createdAt full
+    summary {{ __typename taxonomies {{ __typename level namespace predicate value }} }}
+    artifacts {{ __typename dataType data tlp message tags }}
+  }}
+  events {{ __typename at status previousStatus actor message }}
+}}
+"""
+PAGE = """
+query Page($first: Int, $after: String, $last: Int, $before: String, $orderBy: [JobOrder!],
+           $filter: JobFilter, $tql: String, $deleted: Boolean) {
+  __typename
+  jobs(first: $first, after: $after, last: $last, before: $before, orderBy: $orderBy,
+       filter: $filter, tql: $tql, includeDeleted: $deleted) {
+    __typename
+    total: totalCount
+    edges { __typename cursor node { ...Everything } }
+    pageInfo { __typename hasNextPage hasPreviousPage startCursor endCursor }
+    nodes { id  status stamp: createdAt }
+  }
+}
+""" + EVERYTHING
+ONE = (
+    """
+query One($id: ID!, $other: ID!) {
+  job(id: $id) { ...Everything }
+  again: job(id: $id) { id ... on Job { report { success } } }
+  missing: job(id: $other) { id }
+  jobs(first: 2) { totalCount }
+}
+"""
+    + EVERYTHING
+)
+
+
+@pytest.fixture
+def compiled(env: Env) -> Iterator[list[bool]]:
+    """Records, for each request, whether the compiled path answered it."""
+    queries: CompiledQueries = env.app.state.graphql.compiled
+    answer = queries.answer
+    answered: list[bool] = []
+
+    async def spy(*args: Any) -> Any:
+        body = await answer(*args)
+        answered.append(body is not None)
+        return body
+
+    queries.answer = spy  # type: ignore[method-assign]
+    yield answered
+    queries.answer = answer  # type: ignore[method-assign]
+
+
+async def _both(env: Env, query: str, variables: dict[str, Any]) -> tuple[bytes, bytes]:
+    served = await env.post(query, variables)
+    endpoint = env.app.state.graphql
+    compiled, endpoint.compiled = endpoint.compiled, None
+    try:
+        reference = await env.post(query, variables)
+    finally:
+        endpoint.compiled = compiled
+    assert served.status_code == reference.status_code
+    return served.content, reference.content
+
+
+async def _values(env: Env) -> dict[str, Any]:
+    page = await env.data("{ jobs(first: 60) { pageInfo { endCursor } } }")
+    files = await env.data(
+        '{ jobs(first: 5, filter: {dataType: {eq: "file"}, status: {eq: SUCCESS}}) '
+        "{ nodes { id createdAt } } }"
+    )
+    acme = await env.data("{ jobs(first: 1) { nodes { id } } }", key="acme.read")
+    newest = files["jobs"]["nodes"][0]
+    since = datetime.fromisoformat(newest["createdAt"]) - timedelta(days=30)
+    return {
+        "cursor": page["jobs"]["pageInfo"]["endCursor"],
+        "file_job": newest["id"],
+        "foreign_job": acme["jobs"]["nodes"][0]["id"],
+        "since": since.isoformat(),
+    }
+
+
+def _compiled_cases(v: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    status_order = [{"field": "STATUS", "direction": "DESC"}, {"field": "END_DATE"}]
+    return [
+        (bench_operation("q1"), {}),
+        (bench_operation("q2"), {"after": v["cursor"]}),
+        (bench_operation("q3"), {"id": v["file_job"]}),
+        (bench_operation("q4"), {"tql": Q4_TQL.format(since=v["since"])}),
+        (PAGE, {"first": 40}),
+        (PAGE, {"first": 15, "after": v["cursor"], "orderBy": None}),
+        (PAGE, {"last": 20, "before": v["cursor"]}),
+        (PAGE, {"last": 7}),
+        (PAGE, {"first": 30, "orderBy": status_order}),
+        (PAGE, {"first": 25, "orderBy": [{"field": "ANALYZER_NAME"}, {"field": "TLP"}]}),
+        (PAGE, {"first": 50, "filter": {"status": {"in": ["SUCCESS", "FAILURE"]}}}),
+        (PAGE, {"first": 50, "tql": 'dataType in ("ip", "file") and not tlp = 3'}),
+        (PAGE, {"first": 50, "tql": "createdAt >= \"now - 30d\"", "deleted": True}),
+        (PAGE, {"first": 50, "tql": 'attachmentSha256 IS NOT NULL or status = "DELETED"'}),
+        (PAGE, {"first": 5, "tql": 'status = "DELETED"'}),
+        (ONE, {"id": v["file_job"], "other": v["foreign_job"]}),
+        (operation("job_page"), {"first": 30}),
+        ("{ jobs { edges { node { id } } } }", {}),
+        ("{ jobs(first: 1) { pageInfo { hasNextPage } } }", {}),
+    ]
+
+
+DECLINED = [
+    # Not compiled: fields it does not serve, directives, introspection.
+    (operation("job_detail"), {"id": "nope"}),
+    (operation("analyzers"), {"first": 5, "jobs": 3}),
+    ("{ me { login } jobs(first: 2) { totalCount } }", {}),
+    ("query($s: Boolean!) { jobs(first: 2) { nodes { id @skip(if: $s) } } }", {"s": True}),
+    ("{ __schema { queryType { name } } }", {}),
+    # Compiled, then given up: the executor reports the error.
+    ('{ jobs(first: 2, after: "not-a-cursor") { nodes { id } } }', {}),
+    ("{ jobs(first: 500) { nodes { id } } }", {}),
+    ('{ jobs(first: 3, tql: "status = ") { nodes { id } } }', {}),
+    ("query($n: Int) { jobs(first: $n) { nodes { id } } }", {"n": "three"}),
+    ('{ jobs(first: 2, filter: {tlp: {gt: 1}}, tql: "tlp <") { nodes { id } } }', {}),
+]
+
+
+async def test_compiled_responses_equal_the_executors(env: Env, compiled: list[bool]) -> None:
+    for query, variables in _compiled_cases(await _values(env)):
+        compiled.clear()
+        served, reference = await _both(env, query, variables)
+        assert served == reference, (query, variables)
+        assert b'"errors"' not in served and compiled[:1] == [True], (query, variables)
+
+
+@pytest.mark.parametrize("case", range(len(DECLINED)))
+async def test_what_is_not_compiled_is_answered_by_the_executor(
+    env: Env, compiled: list[bool], case: int
+) -> None:
+    query, variables = DECLINED[case]
+    served, reference = await _both(env, query, variables)
+    assert served == reference
+    assert compiled[:1] == [False]
+
+
+async def test_another_organizations_job_is_null_as_an_unknown_one(env: Env) -> None:
+    values = await _values(env)
+    query = "query($id: ID!) { job(id: $id) { id report { success } } }"
+    foreign = await env.post(query, {"id": values["foreign_job"]})
+    unknown = await env.post(query, {"id": "0" * 20})
+    assert foreign.content == unknown.content == b'{"data":{"job":null}}'
+
+
+async def test_statements_per_request_are_fixed_by_the_selection(env: Env) -> None:
+    values = await _values(env)
+    counts = []
+    for first in (3, 60):
+        with env.statements() as seen:
+            await env.data(PAGE, {"first": first, "after": values["cursor"]})
+        counts.append(len(seen))
+    # auth, page (joined with analyzer, attachment and report), artifacts, events, count, probe
+    assert counts == [6, 6]
