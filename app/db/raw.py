@@ -15,12 +15,11 @@ time, and rows index by position.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from sqlalchemy import Executable
-from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.util import LRUCache
 from sqlalchemy.util.concurrency import greenlet_spawn
 
@@ -29,8 +28,15 @@ if TYPE_CHECKING:
 
 CACHE_SIZE = 500
 Observer = Callable[[str], None]
-# Runs one read statement on the connection held, and returns its rows (indexed by position).
-Fetch = Callable[[Executable], Awaitable[Sequence[Any]]]
+Values = Mapping[str, Any] | None  # for the statement's named bind parameters
+
+
+class Fetch(Protocol):
+    """Runs one read statement on the connection held; its rows index by position."""
+
+    def __call__(
+        self, statement: Executable, values: Values = None
+    ) -> Awaitable[Sequence[Any]]: ...
 
 
 class RawReader:
@@ -48,30 +54,35 @@ class RawReader:
         (autocommit, as `Database.read`), the block one snapshot on SQLite."""
         if self.db.dialect != "postgresql":
             async with self.db.read() as conn:
-                yield lambda statement: _sqlalchemy_rows(conn, statement)
+
+                async def sqlalchemy_rows(statement: Executable, values: Values = None) -> Any:
+                    return (await conn.execute(statement, values)).all()
+
+                yield sqlalchemy_rows
             return
         pooled = await self.db.engine.raw_connection()
         try:
-            driver = pooled.driver_connection
-            yield lambda statement: self._asyncpg_rows(driver, statement)
+            driver: Any = pooled.driver_connection
+
+            async def asyncpg_rows(statement: Executable, values: Values = None) -> Any:
+                sql, parameters = self._bind(statement, values)
+                for observe in self.observers:
+                    observe(sql)
+                return await driver.fetch(sql, *parameters)
+
+            yield asyncpg_rows
         finally:
             # No transaction was begun on it (autocommit reads): the check-in resets nothing.
             await greenlet_spawn(pooled.close)
 
-    async def _asyncpg_rows(self, driver: Any, statement: Executable) -> list[Any]:
-        sql, parameters = self._bind(statement)
-        for observe in self.observers:
-            observe(sql)
-        return await driver.fetch(sql, *parameters)  # type: ignore[no-any-return]
-
-    def _bind(self, statement: Executable) -> tuple[str, list[Any]]:
+    def _bind(self, statement: Executable, given: Values = None) -> tuple[str, list[Any]]:
         """The SQL text and positional parameters SQLAlchemy would send to asyncpg."""
         compiled: Any
         compiled, extracted, collected, _ = statement._compile_w_cache(
             dialect=self.dialect, compiled_cache=self.compiled, column_keys=[]
         )
         values = compiled.construct_params(
-            extracted_parameters=extracted, escape_names=False, _collected_params=collected
+            given, extracted_parameters=extracted, escape_names=False, _collected_params=collected
         )
         processors = compiled._bind_processors
         sql, order = compiled.string, compiled.positiontup
@@ -82,7 +93,3 @@ class RawReader:
         return sql, [
             processors[key](values[key]) if key in processors else values[key] for key in order
         ]
-
-
-async def _sqlalchemy_rows(conn: AsyncConnection, statement: Executable) -> Sequence[Any]:
-    return (await conn.execute(statement)).all()

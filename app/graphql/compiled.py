@@ -56,20 +56,22 @@ from graphql.execution.collect_fields import (
     collect_subfields,
 )
 from graphql.execution.values import VariableValues, get_argument_values, get_variable_values
-from sqlalchemy import ColumnElement, and_, select
+from sqlalchemy import ColumnElement, Select, and_, bindparam, select
 from sqlalchemy.util import LRUCache
 from strawberry.types.arguments import convert_arguments
 
 from app.auth import Principal
 from app.config import Settings
 from app.db.engine import Database
+from app.db.lists import values_parameter
 from app.db.models import analyzers, artifacts, attachments, job_events, jobs, reports
 from app.db.raw import Fetch
 from app.graphql.documents import parse_document, validation_errors
 from app.graphql.executor import STRAWBERRY_FIELD
 from app.graphql.limits import ShapeLimits, check_shape
 from app.graphql.types import JobListArgs, settings_page_size
-from app.services.jobs import JobScope, artifacts_query, events_query
+from app.pagination import Ordering
+from app.services.jobs import artifacts_query, events_query, scope_where
 from app.services.listing import Listing, behind_query, count_query, cut, page_query
 
 log = logging.getLogger("jobql.compiled")
@@ -204,11 +206,19 @@ class _Children:
     for all the page's jobs, grouped by job id."""
 
     table: Any
-    query: Callable[[str, Sequence[str]], Any]  # (dialect, job ids) -> the statement
+    query: Callable[[str, Any], Any]  # (dialect, job ids) -> the statement
     parent: ColumnElement[Any]  # the job id in the main statement's row (NULL: none to read)
+    statements: dict[str, Any] = dataclasses.field(default_factory=dict)  # by dialect
 
     def at(self, column: str) -> int:
         return list(self.table.c.keys()).index(column)
+
+    def statement(self, dialect: str) -> Any:
+        """Built once, run with the page's job ids as `job_ids`."""
+        if dialect not in self.statements:
+            ids = values_parameter(dialect, self.table.c.job_id, "job_ids")
+            self.statements[dialect] = self.query(dialect, ids)
+        return self.statements[dialect]
 
 
 EVENTS = _Children(job_events, events_query, jobs.c.id)
@@ -222,23 +232,39 @@ class _JobShape:
     columns: Columns
     joins: set[str]
     children: dict[str, _Children] = dataclasses.field(default_factory=dict)
+    bases: LRUCache[str, tuple[Select[Any], list[int]]] = dataclasses.field(
+        default_factory=lambda: LRUCache(64)
+    )
 
-    def source(self, organization: str) -> Any:
+    def source(self) -> Any:
+        """The jobs table with the joined relations. A joined row must be of the job's own
+        organization; the statement's WHERE keeps jobs to the caller's."""
         source: Any = jobs
         if "analyzer" in self.joins:
             on = and_(
-                ANALYZER.c.id == jobs.c.analyzer_id, ANALYZER.c.organization_id == organization
+                ANALYZER.c.id == jobs.c.analyzer_id,
+                ANALYZER.c.organization_id == jobs.c.organization_id,
             )
             source = source.outerjoin(ANALYZER, on)
         if "attachment" in self.joins:
             on = and_(
                 ATTACHMENT.c.id == jobs.c.attachment_id,
-                ATTACHMENT.c.organization_id == organization,
+                ATTACHMENT.c.organization_id == jobs.c.organization_id,
             )
             source = source.outerjoin(ATTACHMENT, on)
         if "report" in self.joins:
             source = source.outerjoin(REPORT, REPORT.c.job_id == jobs.c.id)
         return source
+
+    def base(self, ordering: Ordering) -> tuple[Select[Any], list[int]]:
+        """SELECT … FROM the joins, with the sort keys of `ordering` too (for cursors), and
+        where those keys are in a row. Built once per ordering."""
+        if ordering.signature not in self.bases:
+            columns = Columns(self.columns.items)
+            keys = [columns.at(key.expression) for key in ordering.keys]
+            base = select(*columns.items).select_from(self.source())
+            self.bases[ordering.signature] = (base, keys)
+        return self.bases[ordering.signature]
 
     def child(self, name: str, children: _Children) -> Callable[[Row, Loaded], list[Row]]:
         """The rows of `children` of a main row, once `loaded` has read them."""
@@ -254,7 +280,8 @@ class _JobShape:
             ids = [row[at] for row in rows if row[at] is not None]
             by_job: dict[str, list[Row]] = defaultdict(list)
             job_at = children.at("job_id")
-            for row in await fetch(children.query(db.dialect, ids)) if ids else ():
+            statement = children.statement(db.dialect)
+            for row in await fetch(statement, {"job_ids": ids}) if ids else ():
                 by_job[row[job_at]].append(row)
             loaded[name] = by_job
         return loaded
@@ -310,17 +337,22 @@ class _Planner:
         build = self._job(_object_type(definition.type), fdl, shape)
         shape.columns.at(jobs.c.id)
 
+        # Built once: a deleted job is found by id too, as the executor's loader finds it.
+        query = (
+            select(*shape.columns.items)
+            .select_from(shape.source())
+            .where(
+                scope_where(bindparam("organization"), include_deleted=True),
+                jobs.c.id == bindparam("id"),
+            )
+        )
+
         def root(request: Request) -> Callable[[Fetch], Awaitable[Any]]:
             job_id = get_argument_values(definition, node, request.variables)["id"]
-            scope = JobScope(request.organization, include_deleted=True)
-            query = (
-                select(*shape.columns.items)
-                .select_from(shape.source(request.organization))
-                .where(scope.where(), jobs.c.id == job_id)
-            )
+            values = {"organization": request.organization, "id": job_id}
 
             async def run(fetch: Fetch) -> Any:
-                rows = await fetch(query)
+                rows = await fetch(query, values)
                 if not rows:
                     return None
                 return build(rows[0], await shape.loaded(fetch, rows, request.db))
@@ -499,10 +531,8 @@ class _Connection:
 
     async def run(self, fetch: Fetch, request: Request, listing: Listing) -> dict[str, Any]:
         ordering, window = listing.ordering, listing.window
-        cols = Columns(self.shape.columns.items)
-        keys = [cols.at(key.expression) for key in ordering.keys]
-        source = self.shape.source(request.organization)
-        page = cut(await fetch(page_query(listing, cols.items, source)), window)
+        base, keys = self.shape.base(ordering)
+        page = cut(await fetch(page_query(listing, base)), window)
         rows = page.rows
         loaded = await self.shape.loaded(fetch, rows, request.db)
         cursors = [ordering.encode([row[i] for i in keys]) for row in rows]

@@ -6,6 +6,7 @@ import dataclasses
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import Enum
+from functools import lru_cache
 from typing import Any, NoReturn
 
 from sqlalchemy import ColumnElement
@@ -15,8 +16,10 @@ from app.config import Settings
 from app.errors import BadUserInput
 from app.tql import (
     FALSE,
+    REGISTRIES,
     TRUE,
     And,
+    Entity,
     FieldRegistry,
     InvalidValue,
     Match,
@@ -30,8 +33,11 @@ from app.tql import (
     conjoin,
     make_condition,
     make_time_range,
+    mentions_now,
     parse_tql,
 )
+
+CACHE_SIZE = 512
 
 _OPS = {
     "eq": Op.EQ,
@@ -65,7 +71,21 @@ def compile_filter(
     tree = build_predicate(registry, filter, tql, TqlLimits.from_settings(settings))
     if tree is None:
         return CompiledFilter(None, None)
-    return CompiledFilter(tree, compile_predicate(tree, registry, datetime.now(UTC)))
+    if mentions_now(tree):
+        return CompiledFilter(tree, compile_predicate(tree, registry, datetime.now(UTC)))
+    return CompiledFilter(tree, _compiled(tree, registry.entity))
+
+
+# Dashboards send the same filters again and again. Trees and SQL expressions are immutable,
+# so both are reused, by TQL text and by tree; a relative time is compiled afresh each time.
+@lru_cache(maxsize=CACHE_SIZE)
+def _parsed(text: str, entity: Entity, limits: TqlLimits) -> Predicate | None:
+    return parse_tql(text, REGISTRIES[entity], limits)  # a mistake raises: never cached
+
+
+@lru_cache(maxsize=CACHE_SIZE)
+def _compiled(tree: Predicate, entity: Entity) -> ColumnElement[bool]:
+    return compile_predicate(tree, REGISTRIES[entity], datetime.now(UTC))
 
 
 def build_predicate(
@@ -82,7 +102,7 @@ def build_predicate(
         if tree != TRUE:
             parts.append(tree)
     if tql is not None:
-        parsed = parse_tql(tql, registry, limits)
+        parsed = _parsed(tql, registry.entity, limits)
         if parsed is not None:
             parts.append(parsed)
     if not parts:

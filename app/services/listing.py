@@ -49,14 +49,11 @@ class Listing:
         return self.group.in_(groups) if self.group is not None and groups else true()
 
 
-def page_query(
-    listing: Listing, columns: Sequence[Any] | None = None, source: Any = None
-) -> Select[Any]:
+def page_query(listing: Listing, base: Select[Any] | None = None) -> Select[Any]:
     """One page and the row past it (which says whether more follow), in the walk's order;
-    `columns` from `source` (the listed table, or a join of it) instead of the listing's own."""
-    query = select(*(columns or listing.columns)).where(listing._bounded())
-    if source is not None:
-        query = query.select_from(source)
+    selected by `base` (columns of the listed table, or of a join of it) if given."""
+    base = select(*listing.columns) if base is None else base
+    query = base.where(listing._bounded())
     order = listing.ordering.order_by(listing.window.backward)
     return query.order_by(*order).limit(listing.window.limit + 1)
 

@@ -15,7 +15,7 @@ from app.tql.ast import (
     conjoin,
 )
 from app.tql.check import TqlLimits, check_limits, make_condition, make_time_range
-from app.tql.compiler import compile_predicate
+from app.tql.compiler import compile_predicate, mentions_now
 from app.tql.fields import (
     ANALYZER_FIELDS,
     JOB_FIELDS,
@@ -30,6 +30,7 @@ from app.tql.values import InvalidValue, check_text, parse_time
 
 __all__ = [
     "conjoin",
+    "mentions_now",
     "ANALYZER_FIELDS",
     "FALSE",
     "JOB_FIELDS",

@@ -54,6 +54,19 @@ def compile_predicate(tree: Predicate, registry: FieldRegistry, now: datetime) -
     return _Compiler(registry, now).node(tree, positive=True)
 
 
+def mentions_now(tree: Predicate) -> bool:
+    """Whether `tree` holds a relative time, so that its SQL changes from moment to moment."""
+    if isinstance(tree, And | Or):
+        return any(mentions_now(item) for item in tree.items)
+    if isinstance(tree, Not):
+        return mentions_now(tree.item)
+    if isinstance(tree, TimeRange):
+        values: tuple[Any, ...] = (tree.start, tree.end)
+    else:
+        values = tree.value if isinstance(tree.value, tuple) else (tree.value,)
+    return any(isinstance(value, RelativeTime) for value in values)
+
+
 class _Compiler:
     def __init__(self, registry: FieldRegistry, now: datetime) -> None:
         self.registry = registry
