@@ -128,7 +128,7 @@ class CompiledQueries:
         except GraphQLError:
             return None
         # The shape limits first, as for any request: validation can be costly past them.
-        if check_shape(self.schema, document, variables, self.limits) is not None:
+        if check_shape(self.schema, document, variables, self.limits, query) is not None:
             return None
         key = (query, operation_name)
         if key not in self.plans:

@@ -89,7 +89,8 @@ class QueryLimits(SchemaExtension):
         context = self.execution_context
         schema = context.schema._schema  # the graphql-core schema, as ValidationCache reads it
         assert context.graphql_document is not None and context.query is not None
-        error = check_shape(schema, context.graphql_document, context.variables, self.limits)
+        document, variables = context.graphql_document, context.variables
+        error = check_shape(schema, document, variables, self.limits, context.query)
         if error is not None:
             context.pre_execution_errors = [error]  # strawberry then skips validation
         else:

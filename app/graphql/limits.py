@@ -33,6 +33,7 @@ from graphql import (
     VariableNode,
     get_named_type,
 )
+from sqlalchemy.util import LRUCache
 
 from app.config import Settings
 
@@ -95,6 +96,7 @@ class _Walk:
         self.reached: set[str] = set()
         self.repeats: Counter[tuple[str, ...]] = Counter()
         self.fields = 0
+        self.read_variables = False  # whether a variable's value counted (a page size)
 
     def operation(
         self, operation: OperationDefinitionNode, index: int, limits: ShapeLimits
@@ -209,6 +211,7 @@ class _Walk:
         if isinstance(value, IntValueNode):
             return int(value.value)
         if isinstance(value, VariableNode):
+            self.read_variables = True
             name = value.name.value
             if name in self.variables:
                 return self.variables[name]
@@ -240,13 +243,22 @@ def _field_type(parent: GraphQLNamedType | None, name: str) -> GraphQLNamedType 
     return get_named_type(field.type) if field is not None else None
 
 
+# Documents found within the limits whatever their variables, by schema, text and limits.
+_WITHIN: LRUCache[tuple[GraphQLSchema, str, ShapeLimits], bool] = LRUCache(512)
+
+
 def check_shape(
     schema: GraphQLSchema,
     document: DocumentNode,
     variables: Mapping[str, Any] | None,
     limits: ShapeLimits,
+    query: str | None = None,
 ) -> GraphQLError | None:
-    """The first limit the document passes, as a QUERY_TOO_COMPLEX error; None if within."""
+    """The first limit the document passes, as a QUERY_TOO_COMPLEX error; None if within.
+    With the document's `query` text, a verdict that no variable decided is remembered."""
+    known = (schema, query, limits) if query is not None else None
+    if known is not None and known in _WITHIN:
+        return None
     walk = _Walk(schema, document, variables or {})
     operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
     try:
@@ -257,4 +269,6 @@ def check_shape(
                 walk.fragment(fragment, limits)
     except GraphQLError as error:
         return error
+    if known is not None and not walk.read_variables:
+        _WITHIN[known] = True
     return None
