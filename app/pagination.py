@@ -9,7 +9,7 @@ from __future__ import annotations
 import base64
 import binascii
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from enum import Enum
 from typing import Any
@@ -43,10 +43,11 @@ class Ordering:
     """The sort keys of a listing; the last one is the unique id that breaks ties."""
 
     keys: tuple[SortKey, ...]
+    signature: str = field(init=False)  # what a cursor says it belongs to: "CREATED_AT:DESC,…"
 
-    @property
-    def signature(self) -> str:
-        return ",".join(f"{k.name}:{'DESC' if k.descending else 'ASC'}" for k in self.keys)
+    def __post_init__(self) -> None:
+        names = (f"{k.name}:{'DESC' if k.descending else 'ASC'}" for k in self.keys)
+        object.__setattr__(self, "signature", ",".join(names))
 
     def order_by(self, backward: bool) -> list[UnaryExpression[Any]]:
         """ORDER BY of the walk; a backward walk reads the same order from its other end."""
@@ -63,7 +64,8 @@ class Ordering:
 
     def encode(self, values: Sequence[Any]) -> str:
         """The cursor of the row whose sort-key values (in key order) are `values`."""
-        raw = orjson.dumps([CURSOR_VERSION, self.signature, [_dump(v) for v in values]])
+        # orjson writes an aware datetime as isoformat() does ("…T12:00:00.5+00:00").
+        raw = orjson.dumps([CURSOR_VERSION, self.signature, list(values)])
         return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
     def decode(self, cursor: str, argument: str) -> tuple[Any, ...]:
@@ -138,10 +140,6 @@ def _after(key: SortKey, value: Any, backward: bool) -> ColumnElement[bool]:
 
 def _equal(key: SortKey, value: Any) -> ColumnElement[bool]:
     return key.expression.is_(None) if value is None else key.expression == value
-
-
-def _dump(value: Any) -> Any:
-    return value.isoformat() if isinstance(value, datetime) else value
 
 
 def _load(key: SortKey, value: Any) -> Any:

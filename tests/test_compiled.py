@@ -39,7 +39,8 @@ fragment Everything on Job {{
   events {{ __typename at status previousStatus actor message }}
 }}
 """
-PAGE = """
+PAGE = (
+    """
 query Page($first: Int, $after: String, $last: Int, $before: String, $orderBy: [JobOrder!],
            $filter: JobFilter, $tql: String, $deleted: Boolean) {
   __typename
@@ -52,7 +53,9 @@ query Page($first: Int, $after: String, $last: Int, $before: String, $orderBy: [
     nodes { id  status stamp: createdAt }
   }
 }
-""" + EVERYTHING
+"""
+    + EVERYTHING
+)
 ONE = (
     """
 query One($id: ID!, $other: ID!) {
@@ -127,7 +130,7 @@ def _compiled_cases(v: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
         (PAGE, {"first": 25, "orderBy": [{"field": "ANALYZER_NAME"}, {"field": "TLP"}]}),
         (PAGE, {"first": 50, "filter": {"status": {"in": ["SUCCESS", "FAILURE"]}}}),
         (PAGE, {"first": 50, "tql": 'dataType in ("ip", "file") and not tlp = 3'}),
-        (PAGE, {"first": 50, "tql": "createdAt >= \"now - 30d\"", "deleted": True}),
+        (PAGE, {"first": 50, "tql": 'createdAt >= "now - 30d"', "deleted": True}),
         (PAGE, {"first": 50, "tql": 'attachmentSha256 IS NOT NULL or status = "DELETED"'}),
         (PAGE, {"first": 5, "tql": 'status = "DELETED"'}),
         (ONE, {"id": v["file_job"], "other": v["foreign_job"]}),

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+import base64
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
+import orjson
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
 
 from app.db.models import jobs
-from app.services.jobs import STATUS_RANK
+from app.services.jobs import STATUS_RANK, job_ordering
 from tests.support import Env
 
 FIELDS = {
@@ -228,3 +230,19 @@ async def _churn(env: Env, template: Any, step: int) -> None:
             await conn.execute(
                 jobs.insert().values({**base, "id": f"churn{step:03d}{n}", "created_at": at})
             )
+
+
+OFFSETS = st.integers(-1439, 1439).map(lambda minutes: timezone(timedelta(minutes=minutes)))
+
+
+@given(st.datetimes(timezones=OFFSETS))
+def test_a_cursor_writes_a_time_as_isoformat_does(moment: datetime) -> None:
+    """Cursors hold times (UTC, read from the database) as orjson writes them, which must be
+    isoformat()'s text: cursors made before stay valid; decode reads them with fromisoformat.
+    (Whole-minute offsets: orjson drops the seconds of a historical offset such as LMT's.)"""
+    ordering = job_ordering((("CREATED_AT", True),))
+    cursor = ordering.encode([moment, "id"])
+    assert orjson.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))[2] == [
+        moment.isoformat(),
+        "id",
+    ]
