@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import gc
 from collections.abc import AsyncIterator
 
 from starlette.applications import Starlette
@@ -61,6 +62,9 @@ def create_app(settings: Settings | None = None) -> Starlette:
 
     @contextlib.asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
+        # What start-up made (modules, the schema, table metadata) lives as long as the process:
+        # out of the collector's sight, a full collection no longer walks it (shorter p99).
+        gc.freeze()
         yield
         await db.dispose()
 
