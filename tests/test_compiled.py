@@ -13,6 +13,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from app.graphql.compiled import CompiledQueries
 from bench.data import Q4_TQL
@@ -191,3 +193,90 @@ async def test_statements_per_request_are_fixed_by_the_selection(env: Env) -> No
         counts.append(len(seen))
     # auth, page (joined with analyzer, attachment and report), artifacts, events, count, probe
     assert counts == [6, 6]
+
+
+# Random selections over everything compiled queries serve, with aliases and orders.
+ANALYZER_FIELDS = (
+    "id name definitionId version description author license url dataTypes maxTlp "
+    "jobCacheMinutes enabled createdAt __typename"
+).split()
+ATTACHMENT_FIELDS = "id name size contentType sha256 sha1 md5 hashes __typename".split()
+LEAVES = {
+    "taxonomies": "level namespace predicate value __typename".split(),
+    "artifacts": "dataType data tlp message tags __typename".split(),
+    "events": "at status previousStatus actor message __typename".split(),
+}
+ORDER_FIELDS = ["CREATED_AT", "UPDATED_AT", "START_DATE", "END_DATE", "STATUS", "TLP",
+                "ANALYZER_NAME", "DATA_TYPE"]  # fmt: skip
+TQLS = [None, 'status = "SUCCESS"', "tlp >= 2 or endDate is null", 'dataType != "file"']
+
+
+@st.composite
+def fields(draw: st.DrawFn, names: list[str]) -> str:
+    chosen = draw(st.lists(st.sampled_from(names), min_size=1, max_size=6, unique=True))
+    aliased = [f"x{i}: {name}" if draw(st.booleans()) else name for i, name in enumerate(chosen)]
+    return " ".join(aliased)
+
+
+@st.composite
+def job_selection(draw: st.DrawFn) -> str:
+    parts = [draw(fields([*JOB_FIELDS.split(), "__typename"]))]
+    if draw(st.booleans()):
+        parts.append(f"analyzer {{ {draw(fields(ANALYZER_FIELDS))} }}")
+    if draw(st.booleans()):
+        parts.append(f"attachment {{ {draw(fields(ATTACHMENT_FIELDS))} }}")
+    if draw(st.booleans()):
+        report = [draw(fields(["success", "errorMessage", "createdAt", "full", "__typename"]))]
+        if draw(st.booleans()):
+            report.append(f"summary {{ taxonomies {{ {draw(fields(LEAVES['taxonomies']))} }} }}")
+        if draw(st.booleans()):
+            report.append(f"artifacts {{ {draw(fields(LEAVES['artifacts']))} }}")
+        parts.append(f"report {{ {' '.join(report)} }}")
+    if draw(st.booleans()):
+        parts.append(f"events {{ {draw(fields(LEAVES['events']))} }}")
+    return " ".join(parts)
+
+
+@st.composite
+def requests(draw: st.DrawFn, job_ids: list[str]) -> tuple[str, dict[str, Any]]:
+    node = draw(job_selection())
+    if draw(st.integers(0, 3)) == 0:
+        return f"query($id: ID!) {{ job(id: $id) {{ {node} }} }}", {
+            "id": draw(st.sampled_from(job_ids))
+        }
+    keys = draw(st.lists(st.sampled_from(ORDER_FIELDS), max_size=2, unique=True))
+    order = [{"field": k, "direction": draw(st.sampled_from(["ASC", "DESC"]))} for k in keys]
+    size = {draw(st.sampled_from(["first", "last"])): draw(st.integers(1, 40))}
+    parts = [
+        part
+        for part, wanted in [
+            ("totalCount", draw(st.booleans())),
+            (f"edges {{ cursor node {{ {node} }} }}", draw(st.booleans())),
+            (f"nodes {{ {node} }}", draw(st.booleans())),
+            ("pageInfo { hasNextPage hasPreviousPage startCursor endCursor }", draw(st.booleans())),
+        ]
+        if wanted
+    ] or ["totalCount"]
+    arguments = "first: $first, last: $last, orderBy: $orderBy, tql: $tql"
+    query = (
+        "query($first: Int, $last: Int, $orderBy: [JobOrder!], $tql: String) "
+        f"{{ jobs({arguments}) {{ {' '.join(parts)} }} }}"
+    )
+    return query, {**size, "orderBy": order, "tql": draw(st.sampled_from(TQLS))}
+
+
+@settings(
+    max_examples=25,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(data=st.data())
+async def test_random_selections_are_compiled_and_equal_the_executors(
+    env: Env, compiled: list[bool], data: Any
+) -> None:
+    found = await env.data("{ jobs(first: 100, includeDeleted: true) { nodes { id } } }")
+    query, variables = data.draw(requests([n["id"] for n in found["jobs"]["nodes"]]))
+    compiled.clear()
+    served, reference = await _both(env, query, variables)
+    assert served == reference
+    assert b'"errors"' not in served and compiled[:1] == [True]
