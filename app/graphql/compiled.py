@@ -56,7 +56,7 @@ from graphql.execution.collect_fields import (
     collect_subfields,
 )
 from graphql.execution.values import VariableValues, get_argument_values, get_variable_values
-from sqlalchemy import ColumnElement, Select, and_, bindparam, select
+from sqlalchemy import ColumnElement, Select, bindparam, select
 from sqlalchemy.util import LRUCache
 from strawberry.types.arguments import convert_arguments
 
@@ -64,27 +64,28 @@ from app.auth import Principal
 from app.config import Settings
 from app.db.engine import Database
 from app.db.lists import values_parameter
-from app.db.models import analyzers, artifacts, attachments, job_events, jobs, reports
+from app.db.models import artifacts, job_events, jobs
 from app.db.raw import Fetch
 from app.graphql.documents import parse_document, validation_errors
 from app.graphql.executor import STRAWBERRY_FIELD
 from app.graphql.limits import ShapeLimits, check_shape
 from app.graphql.types import JobListArgs, settings_page_size
 from app.pagination import Ordering
-from app.services.jobs import artifacts_query, events_query, scope_where
+from app.services.jobs import (
+    ANALYZER,
+    ATTACHMENT,
+    REPORT,
+    artifacts_query,
+    events_query,
+    jobs_joined,
+    scope_where,
+)
 from app.services.listing import Listing, behind_query, count_query, cut, page_query
 
 log = logging.getLogger("jobql.compiled")
 PLANS = 512
 NO_VARIABLES = VariableValues(sources={}, coerced={})
 RULES = tuple(specified_rules)  # as strawberry validates: the same cached validation
-# Joined tables under their own names, so a filter's subquery on a table never correlates
-# with the join.
-ANALYZER, ATTACHMENT, REPORT = (
-    analyzers.alias("jq_analyzer"),
-    attachments.alias("jq_attachment"),
-    reports.alias("jq_report"),
-)
 
 Row = Any
 Loaded = dict[str, Any]  # what the statements after the main one read, e.g. artifacts by job
@@ -236,33 +237,13 @@ class _JobShape:
         default_factory=lambda: LRUCache(64)
     )
 
-    def source(self) -> Any:
-        """The jobs table with the joined relations. A joined row must be of the job's own
-        organization; the statement's WHERE keeps jobs to the caller's."""
-        source: Any = jobs
-        if "analyzer" in self.joins:
-            on = and_(
-                ANALYZER.c.id == jobs.c.analyzer_id,
-                ANALYZER.c.organization_id == jobs.c.organization_id,
-            )
-            source = source.outerjoin(ANALYZER, on)
-        if "attachment" in self.joins:
-            on = and_(
-                ATTACHMENT.c.id == jobs.c.attachment_id,
-                ATTACHMENT.c.organization_id == jobs.c.organization_id,
-            )
-            source = source.outerjoin(ATTACHMENT, on)
-        if "report" in self.joins:
-            source = source.outerjoin(REPORT, REPORT.c.job_id == jobs.c.id)
-        return source
-
     def base(self, ordering: Ordering) -> tuple[Select[Any], list[int]]:
         """SELECT … FROM the joins, with the sort keys of `ordering` too (for cursors), and
         where those keys are in a row. Built once per ordering."""
         if ordering.signature not in self.bases:
             columns = Columns(self.columns.items)
             keys = [columns.at(key.expression) for key in ordering.keys]
-            base = select(*columns.items).select_from(self.source())
+            base = select(*columns.items).select_from(jobs_joined(frozenset(self.joins)))
             self.bases[ordering.signature] = (base, keys)
         return self.bases[ordering.signature]
 
@@ -340,7 +321,7 @@ class _Planner:
         # Built once: a deleted job is found by id too, as the executor's loader finds it.
         query = (
             select(*shape.columns.items)
-            .select_from(shape.source())
+            .select_from(jobs_joined(frozenset(shape.joins)))
             .where(
                 scope_where(bindparam("organization"), include_deleted=True),
                 jobs.c.id == bindparam("id"),

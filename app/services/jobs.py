@@ -13,7 +13,7 @@ from sqlalchemy import BindParameter, ColumnElement, Select, and_, case, select,
 
 from app.db.engine import Database
 from app.db.lists import any_of
-from app.db.models import analyzers, artifacts, job_events, jobs, reports
+from app.db.models import analyzers, artifacts, attachments, job_events, jobs, reports
 from app.pagination import KeyType, Ordering, SortKey, Window
 from app.services.listing import Listing
 
@@ -85,6 +85,34 @@ def scope_where(
 
 
 JOB_COLUMNS = tuple(jobs.c)
+# Tables joined to jobs, under names of their own: a filter's subquery on one of these tables
+# must never correlate with the join.
+ANALYZER = analyzers.alias("jq_analyzer")
+ATTACHMENT = attachments.alias("jq_attachment")
+REPORT = reports.alias("jq_report")
+
+
+@lru_cache(maxsize=16)
+def jobs_joined(relations: frozenset[str]) -> Any:
+    """The jobs table LEFT JOINed with the `relations` asked for ("analyzer", "attachment",
+    "report"), to read a page and its one-to-one relations in one statement. A joined row must
+    belong to the job's own organization; the statement's WHERE scopes the jobs."""
+    joined: Any = jobs
+    if "analyzer" in relations:
+        on = and_(
+            ANALYZER.c.id == jobs.c.analyzer_id,
+            ANALYZER.c.organization_id == jobs.c.organization_id,
+        )
+        joined = joined.outerjoin(ANALYZER, on)
+    if "attachment" in relations:
+        on = and_(
+            ATTACHMENT.c.id == jobs.c.attachment_id,
+            ATTACHMENT.c.organization_id == jobs.c.organization_id,
+        )
+        joined = joined.outerjoin(ATTACHMENT, on)
+    if "report" in relations:
+        joined = joined.outerjoin(REPORT, REPORT.c.job_id == jobs.c.id)
+    return joined
 
 
 def job_listing(
