@@ -172,9 +172,14 @@ class GraphQLEndpoint(GraphQL[Context, None]):
                 raise HttpError(405, "Mutations need POST", "METHOD_NOT_ALLOWED", Allow="POST")
             raise HttpError(400, f"{kind.value} operations are not served over HTTP", "BAD_REQUEST")
         if kind is OperationType.QUERY and self.compiled is not None:
-            body = await self.compiled.answer(
-                params.query, params.operation_name, params.variables, request.state.principal
-            )
+            try:
+                body = await self.compiled.answer(
+                    params.query, params.operation_name, params.variables, request.state.principal
+                )
+            except Exception as e:
+                if is_pool_timeout(e):
+                    raise _busy() from None
+                raise
             if body is not None:
                 return json_response(body, 200, media_type)
         context = Context(

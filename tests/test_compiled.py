@@ -12,14 +12,16 @@ from collections.abc import Iterator
 from datetime import datetime, timedelta
 from typing import Any
 
+import httpx
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from app.graphql.compiled import CompiledQueries
+from app.main import create_app
 from bench.data import Q4_TQL
 from bench.data import operation as bench_operation
-from tests.support import Env, operation
+from tests.support import KEYS, Env, error_codes, operation
 
 JOB_FIELDS = """
   id organization analyzerId analyzerName analyzerDefinitionId dataType status data
@@ -280,3 +282,25 @@ async def test_random_selections_are_compiled_and_equal_the_executors(
     served, reference = await _both(env, query, variables)
     assert served == reference
     assert b'"errors"' not in served and compiled[:1] == [True]
+
+
+async def test_no_free_connection_is_503_with_retry_after(env: Env) -> None:
+    """No connection free in time for a compiled query: 503 and Retry-After, not a 500."""
+    settings = env.settings.model_copy(
+        update={"pool_size": 1, "pool_timeout_seconds": 0.2, "auth_cache_seconds": 60}
+    )
+    app = create_app(settings)
+    transport = httpx.ASGITransport(app=app)
+    headers = {"Authorization": f"Bearer {KEYS['demo.read']}"}
+    body = {"query": "{ jobs(first: 2) { nodes { id } } }"}
+    try:
+        async with httpx.AsyncClient(transport=transport, base_url="http://jobql.test") as client:
+            assert (await client.post("/graphql", json=body, headers=headers)).status_code == 200
+            async with app.state.db.engine.connect() as held:  # the pool's only connection
+                await held.exec_driver_sql("SELECT 1")
+                busy = await client.post("/graphql", json=body, headers=headers)
+            assert busy.status_code == 503 and busy.headers["Retry-After"] == "1"
+            assert error_codes(busy.json()) == ["SERVICE_UNAVAILABLE"]
+            assert (await client.post("/graphql", json=body, headers=headers)).status_code == 200
+    finally:
+        await app.state.db.dispose()

@@ -62,6 +62,7 @@ from strawberry.types.arguments import convert_arguments
 
 from app.auth import Principal
 from app.config import Settings
+from app.db.deadline import is_pool_timeout
 from app.db.engine import Database
 from app.db.lists import values_parameter
 from app.db.models import artifacts, job_events, jobs
@@ -145,7 +146,9 @@ class CompiledQueries:
         request = Request(self.db, self.settings, principal.organization, coerced)
         try:
             return {"data": await plan.run(request)}
-        except Exception:
+        except Exception as error:
+            if is_pool_timeout(error):
+                raise  # no connection was free: the executor would only wait again
             log.debug("compiled query declined; the executor answers", exc_info=True)
             return None  # the executor answers, and reports what went wrong
 
