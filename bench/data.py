@@ -94,7 +94,14 @@ async def _create_database(store: Store) -> None:
 
 
 async def _count(store: Store) -> int:
-    db = Database(Settings(database_url=store.url, blob_dir=store.data_dir / "blobs"))
+    # A count of a million rows on a cold SQLite file can outlast the serving timeout (5 s).
+    patient = {
+        "statement_timeout_ms": 600_000,
+        "request_timeout_seconds": 601,
+        "shutdown_grace_seconds": 601,
+    }
+    settings = Settings(database_url=store.url, blob_dir=store.data_dir / "blobs", **patient)
+    db = Database(settings)
     try:
         async with db.read() as conn:
             found = await conn.scalar(select(func.count()).where(jobs.c.organization_id.in_(ORGS)))
