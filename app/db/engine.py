@@ -76,10 +76,6 @@ def _create_engine(settings: Settings) -> AsyncEngine:
                 "statement_timeout": str(settings.statement_timeout_ms),
                 "idle_in_transaction_session_timeout": str(settings.statement_timeout_ms * 4),
                 "application_name": "jobql",
-                # Plan each execution for its values: tenants and statuses are skewed (one
-                # organization can hold most jobs), and a generic plan of a prepared statement
-                # misjudges them (Q1's COUNT: 47 ms generic, 28 ms planned for its values).
-                "plan_cache_mode": "force_custom_plan",
             }
         },
     )

@@ -21,7 +21,7 @@ from app.graphql.loaded import optional, shared, then
 from app.graphql.permissions import RoleEnum
 from app.graphql.scalars import JSON
 from app.pagination import PageSize, window
-from app.services.jobs import JobScope, job_listing, job_ordering
+from app.services.jobs import JobScope, excludes_deleted, job_listing, job_ordering
 from app.services.jobs import JobStatus as DomainJobStatus
 from app.services.listing import Listing, PageRows
 from app.tql import JOB_FIELDS
@@ -236,7 +236,8 @@ class JobListArgs:
         page = window(
             ordering, size, first=self.first, after=self.after, last=self.last, before=self.before
         )
-        scope = JobScope(organization, self.include_deleted)
+        # A filter that already leaves deleted jobs out needs no scope to do it again.
+        scope = JobScope(organization, self.include_deleted or excludes_deleted(self.filter_key))
         return job_listing(scope, self.predicate, ordering, page, by_analyzer=by_analyzer)
 
 

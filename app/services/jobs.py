@@ -16,6 +16,7 @@ from app.db.lists import any_of
 from app.db.models import analyzers, artifacts, attachments, job_events, jobs, reports
 from app.pagination import KeyType, Ordering, SortKey, Window
 from app.services.listing import Listing
+from app.tql import And, Condition, Op, Predicate
 
 
 class JobStatus(StrEnum):
@@ -113,6 +114,21 @@ def jobs_joined(relations: frozenset[str]) -> Any:
     if "report" in relations:
         joined = joined.outerjoin(REPORT, REPORT.c.job_id == jobs.c.id)
     return joined
+
+
+def excludes_deleted(tree: Predicate | None) -> bool:
+    """Whether `tree` only matches jobs that are not DELETED (`status = "SUCCESS"`, `status in
+    (…)` without DELETED, or such a term ANDed with others): the scope's own `status <>
+    'DELETED'` is then implied. Left out, a prepared statement's generic plan does not test it
+    on every row (Q1's COUNT: 47 ms with it, 28 ms without)."""
+    if isinstance(tree, And):
+        return any(excludes_deleted(item) for item in tree.items)
+    if not isinstance(tree, Condition) or tree.field != "status":
+        return False
+    deleted = JobStatus.DELETED.value
+    if tree.op is Op.EQ:
+        return tree.value != deleted
+    return tree.op is Op.IN and isinstance(tree.value, tuple) and deleted not in tree.value
 
 
 def job_listing(
