@@ -1,8 +1,9 @@
 """`python -m bench.explain [q2 q4 …]`: the SQL jobql sends for each benchmark request, with
 PostgreSQL's EXPLAIN (ANALYZE, BUFFERS) of each statement, on the benchmark's database.
 
-It serves the request in-process (the real app over httpx), records the statements with a
-`before_cursor_execute` listener, then explains each with the same parameters.
+It serves the request in-process (the real app over httpx), records the statements (those of
+compiled queries, sent through asyncpg, and SQLAlchemy's, with a `before_cursor_execute`
+listener), then explains each with the same parameters.
 """
 
 from __future__ import annotations
@@ -32,6 +33,9 @@ async def explain(store: Store, names: Sequence[str], key: str, files: dict[str,
     def record(_c: Any, _cur: Any, statement: str, parameters: Any, *_: Any) -> None:
         seen.append((statement, parameters))
 
+    def observe(statement: str, parameters: Sequence[Any]) -> None:
+        seen.append((statement, tuple(parameters)))
+
     out = []
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://bench") as client:
@@ -41,8 +45,10 @@ async def explain(store: Store, names: Sequence[str], key: str, files: dict[str,
             await client.post("/graphql", content=body, headers=headers)  # warm caches
             seen.clear()
             event.listen(engine.sync_engine, "before_cursor_execute", record)
+            app.state.db.raw.observers.append(observe)
             await client.post("/graphql", content=body, headers=headers)
             event.remove(engine.sync_engine, "before_cursor_execute", record)
+            app.state.db.raw.observers.remove(observe)
             out.append(f"## {name.upper()}: {len(seen)} statements\n")
             out.append(f"variables: `{orjson.loads(body)['variables']}`\n")
             async with engine.connect() as conn:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import platform
 import sqlite3
+import statistics
 from collections.abc import Sequence
 from importlib.metadata import version
 from pathlib import Path
@@ -33,25 +34,35 @@ def table(
     """One row per query and target; the ratio on jobql's row when a baseline ran too."""
     header = (
         "| query | target | req/s | p50 ms | p99 ms | p99/p50 | server CPU ms/req "
-        "| PostgreSQL CPU ms/req | jobql/baseline | to beat / aim |\n"
-        "|---|---|---:|---:|---:|---:|---:|---:|---:|---|\n"
+        "| PostgreSQL CPU ms/req | jobql/baseline | per round | to beat / aim |\n"
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|\n"
     )
     rows = []
     for query in queries:
         for target in targets:
             cell = cells[(query, target)]
-            ratio = ""
+            ratio = paired = ""
             if target == "jobql" and (query, "baseline") in cells:
-                value = cell.rps / cells[(query, "baseline")].rps
+                baseline = cells[(query, "baseline")]
+                value = cell.rps / baseline.rps
                 mark = "✅" if value > TARGETS[query] else "❌"
                 ratio = f"**{value:.2f}** {mark}"
+                # Each round measures both targets back to back: their ratio round by round
+                # cancels the machine's drift between rounds.
+                rounds = [
+                    j.measure.rps / b.measure.rps
+                    for j, b in zip(cell.samples, baseline.samples, strict=True)
+                ]
+                paired = (
+                    f"{statistics.median(rounds):.2f} ({', '.join(f'{r:.2f}' for r in rounds)})"
+                )
             goal = f"{TARGETS[query]} / {AIMS[query]}" if ratio else ""
             errors = f" ({cell.errors} errors)" if cell.errors else ""
             rows.append(
                 f"| {query.upper()} | {target} | {cell.rps:,.0f}{errors} | {cell.p50:.2f} "
                 f"| {cell.p99:.2f} "
                 f"| {cell.p99 / cell.p50:.1f} | {cell.cpu_ms('server_cpu'):.2f} "
-                f"| {cell.cpu_ms('db_cpu'):.2f} | {ratio} | {goal} |"
+                f"| {cell.cpu_ms('db_cpu'):.2f} | {ratio} | {paired} | {goal} |"
             )
     return header + "\n".join(rows) + "\n"
 
