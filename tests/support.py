@@ -85,7 +85,7 @@ def count_statements(db: Database) -> Iterator[list[str]]:
     """The statements sent through SQLAlchemy, and those compiled queries send themselves."""
     seen: list[str] = []
 
-    def observe(statement: str) -> None:
+    def observe(statement: str, *_: Any) -> None:
         if statement.lstrip().lower().startswith(DATA_STATEMENTS):
             seen.append(statement)
 

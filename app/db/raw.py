@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from app.db.engine import Database
 
 CACHE_SIZE = 500
-Observer = Callable[[str], None]
+Observer = Callable[[str, Sequence[Any]], None]  # (SQL, positional parameters)
 Values = Mapping[str, Any] | None  # for the statement's named bind parameters
 
 
@@ -46,7 +46,8 @@ class RawReader:
         self.db = db
         self.dialect = db.engine.dialect
         self.compiled: LRUCache[Any, Any] = LRUCache(CACHE_SIZE)
-        self.observers: list[Observer] = []  # see each statement's SQL (tests count them)
+        # See each statement sent (tests count them; bench/explain.py explains them).
+        self.observers: list[Observer] = []
 
     @asynccontextmanager
     async def connection(self) -> AsyncIterator[Fetch]:
@@ -67,7 +68,7 @@ class RawReader:
             async def asyncpg_rows(statement: Executable, values: Values = None) -> Any:
                 sql, parameters = self._bind(statement, values)
                 for observe in self.observers:
-                    observe(sql)
+                    observe(sql, parameters)
                 return await driver.fetch(sql, *parameters)
 
             yield asyncpg_rows
