@@ -171,7 +171,6 @@ Root = Callable[[Request], Callable[[Fetch], Awaitable[Any]]]
 
 @dataclass(frozen=True)
 class Plan:
-    document: DocumentNode
     operation: OperationDefinitionNode
     roots: tuple[tuple[str, Root], ...]
 
@@ -277,7 +276,7 @@ class _Planner:
     def __init__(self, strawberry_schema: Any, document: DocumentNode, op: Any) -> None:
         self.strawberry = strawberry_schema
         self.schema: GraphQLSchema = strawberry_schema._schema
-        self.document, self.operation = document, op
+        self.operation = op
         self.fragments = {
             d.name.value: FragmentDetails(d)
             for d in document.definitions
@@ -296,7 +295,7 @@ class _Planner:
             self.schema, self.fragments, NO_VARIABLES, root, self.operation
         ).grouped_field_set
         roots = tuple((key, self._root(root, fdl)) for key, fdl in collected.items())
-        return Plan(self.document, self.operation, roots)
+        return Plan(self.operation, roots)
 
     def _fields(self, kind: GraphQLObjectType, fdl: FieldDetailsList) -> list[tuple[str, str, Any]]:
         """(response key, field name, its field details) of a selection on `kind`."""
@@ -376,7 +375,7 @@ class _Planner:
             elif name == "edges":
                 parts.append((key, name, self._edge(child, sub, shape)))
             elif name == "pageInfo":
-                parts.append((key, name, self._fields(child, sub)))
+                parts.append((key, name, (child.name, self._fields(child, sub))))
             else:
                 raise Unsupported(name)
         return _Connection(shape, tuple(parts))
@@ -547,25 +546,33 @@ def _edge(parts: list[tuple[str, str, Any]], row: Row, cursor: str, loaded: Load
 
 
 async def _page_info(
-    parts: list[tuple[str, str, Any]],
+    selection: tuple[str, list[tuple[str, str, Any]]],
     fetch: Fetch,
     listing: Listing,
     has_more: bool,
     cursors: list[str],
 ) -> dict[str, Any]:
     backward = listing.window.backward
+    typename, parts = selection
+    probed: list[bool] = []  # the probe, run once however many fields read it
+
+    async def behind() -> bool:
+        if not probed:
+            probed.append(await _behind(fetch, listing))
+        return probed[0]
+
     out: dict[str, Any] = {}
     for key, name, _ in parts:
         if name == "hasNextPage":
-            out[key] = await _behind(fetch, listing) if backward else has_more
+            out[key] = await behind() if backward else has_more
         elif name == "hasPreviousPage":
-            out[key] = has_more if backward else await _behind(fetch, listing)
+            out[key] = has_more if backward else await behind()
         elif name == "startCursor":
             out[key] = cursors[0] if cursors else None
         elif name == "endCursor":
             out[key] = cursors[-1] if cursors else None
         elif name == "__typename":
-            out[key] = "PageInfo"
+            out[key] = typename
         else:
             raise Unsupported(name)
     return out
