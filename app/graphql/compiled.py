@@ -21,6 +21,7 @@ in the standard form. `tests/test_compiled.py` checks both give the same bytes.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import logging
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Sequence
@@ -213,8 +214,13 @@ class _Children:
     parent: ColumnElement[Any]  # the job id in the main statement's row (NULL: none to read)
     statements: dict[str, Any] = dataclasses.field(default_factory=dict)  # by dialect
 
+    @functools.cached_property
+    def positions(self) -> dict[str, int]:
+        """Where each column stands in a row (the statement selects the whole table)."""
+        return {name: i for i, name in enumerate(self.table.c.keys())}
+
     def at(self, column: str) -> int:
-        return list(self.table.c.keys()).index(column)
+        return self.positions[column]
 
     def statement(self, dialect: str) -> Any:
         """Built once, run with the page's job ids as `job_ids`."""
