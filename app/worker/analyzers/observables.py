@@ -139,10 +139,10 @@ def classify_domain(text: str, data_type: str = "domain") -> Report:
         taxonomies.append(Taxonomy(Level.INFO, NAMESPACE, "IDN", unicode_form))
     if tld in SPECIAL_TLDS:
         taxonomies.append(Taxonomy(Level.INFO, NAMESPACE, "SpecialUse", f".{tld}"))
-    for label, found in mixed:
+    for label, names in mixed:
         # Letters of two scripts in one label is how homograph look-alikes are made
         # ("pаypal" with a Cyrillic а).
-        taxonomies.append(Taxonomy(Level.SUSPICIOUS, NAMESPACE, "Homograph", f"{label}: {found}"))
+        taxonomies.append(Taxonomy(Level.SUSPICIOUS, NAMESPACE, "Homograph", f"{label}: {names}"))
     return Report(taxonomies, full)
 
 
