@@ -1,4 +1,4 @@
-"""The `jobql` command: serve, migrate, seed, make API keys, export the schema."""
+"""The `jobql` command: serve, migrate, seed, make API keys, export the schema, run a worker."""
 
 from __future__ import annotations
 
@@ -53,7 +53,57 @@ def _parser() -> argparse.ArgumentParser:
     create.set_defaults(run=_apikey_create)
 
     commands.add_parser("export-schema", help="print the SDL").set_defaults(run=_export_schema)
+    _worker_parser(commands)
     return parser
+
+
+def _worker_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    from app.worker.analyzers import BUILT_INS
+
+    worker = commands.add_parser(
+        "worker",
+        help="run the built-in analyzers on the server's jobs",
+        description="Claims jobs of the built-in analyzers (" + ", ".join(BUILT_INS) + ") from "
+        "a jobql server, runs them offline and reports; SIGTERM or SIGINT releases the jobs it "
+        "holds (back to the queue, attempt not spent) and exits 0. See docs/worker.md.",
+    )
+    worker.add_argument("--url", required=True, help="the server, e.g. http://127.0.0.1:8000")
+    worker.add_argument("--key", required=True, help="an API key with the WORKER role")
+    worker.add_argument(
+        "--analyzers",
+        type=lambda text: [part.strip() for part in text.split(",") if part.strip()],
+        default=[],
+        metavar="NAMES",
+        help="comma-separated analyzer names or ids to run (default: every analyzer of the "
+        "organization named like a built-in)",
+    )
+    worker.add_argument(
+        "--concurrency", type=_positive, default=4, metavar="N", help="jobs run at once (default 4)"
+    )
+    worker.add_argument(
+        "--lease-seconds",
+        type=_positive,
+        default=60,
+        metavar="S",
+        help="lease asked for each claim; heartbeats come every third of it (default 60)",
+    )
+    worker.add_argument(
+        "--worker-id",
+        default=None,
+        metavar="ID",
+        help="how the server knows this worker (default host-pid)",
+    )
+    worker.set_defaults(run=_worker)
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
 
 
 def _roles(text: str) -> list[Role]:
@@ -139,6 +189,34 @@ def _apikey_create(args: argparse.Namespace) -> None:
             await db.dispose()
 
     print(asyncio.run(create()))
+
+
+def _worker(args: argparse.Namespace) -> int:
+    import logging
+    import socket
+
+    from app.worker.client import GraphQLClientHttpError
+    from app.worker.discovery import NothingToRun
+    from app.worker.runner import WorkerOptions, run_worker
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    options = WorkerOptions(
+        url=args.url,
+        key=args.key,
+        worker_id=args.worker_id or f"{socket.gethostname()}-{os.getpid()}",
+        analyzers=args.analyzers,
+        concurrency=args.concurrency,
+        lease_seconds=args.lease_seconds,
+    )
+    try:
+        asyncio.run(run_worker(options))
+    except NothingToRun as error:
+        print(f"jobql worker: {error}", file=sys.stderr)
+        return 2
+    except GraphQLClientHttpError as error:
+        print(f"jobql worker: the server refused the key ({error})", file=sys.stderr)
+        return 2
+    return 0
 
 
 def _export_schema(_: argparse.Namespace) -> None:
