@@ -200,6 +200,7 @@ def _worker(args: argparse.Namespace) -> int:
     from app.worker.runner import WorkerOptions, run_worker
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per request drowns the jobs'
     options = WorkerOptions(
         url=args.url,
         key=args.key,

@@ -73,7 +73,9 @@ class Worker:
     stopping: asyncio.Event = field(default_factory=asyncio.Event)
 
     async def run(self) -> None:
-        self.analyzers = await runnable_analyzers(self.client, self.options.analyzers)
+        self.analyzers = await self._discover()
+        if self.stopping.is_set():
+            return
         names = sorted({f"{b.name} ({i})" for i, b in self.analyzers.items()})
         log.info("worker %s runs %s", self.options.worker_id, ", ".join(names))
         heartbeats = asyncio.create_task(self._heartbeats())
@@ -82,6 +84,22 @@ class Worker:
         finally:
             heartbeats.cancel()
             await self._shut_down()
+
+    async def _discover(self) -> dict[str, BuiltIn]:
+        """The analyzers to run; waits for a server that is not up yet (`make demo` starts both)."""
+        failures = 0
+        while True:
+            try:
+                return await runnable_analyzers(self.client, self.options.analyzers)
+            except httpx.TransportError as error:
+                if self.stopping.is_set():
+                    return {}
+                delay = RETRY_SECONDS[min(failures, len(RETRY_SECONDS) - 1)]
+                failures += 1
+                log.warning(
+                    "cannot reach %s (%r); again in %ss", self.options.endpoint, error, delay
+                )
+                await self._pause(delay)
 
     # --- claiming ------------------------------------------------------------------------------
 
