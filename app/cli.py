@@ -197,7 +197,7 @@ def _worker(args: argparse.Namespace) -> int:
 
     from app.worker.client import GraphQLClientHttpError
     from app.worker.discovery import NothingToRun
-    from app.worker.runner import WorkerOptions, run_worker
+    from app.worker.runner import WorkerOptions, WorkerRefused, run_worker
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per request drowns the jobs'
@@ -211,7 +211,7 @@ def _worker(args: argparse.Namespace) -> int:
     )
     try:
         asyncio.run(run_worker(options))
-    except NothingToRun as error:
+    except (NothingToRun, WorkerRefused) as error:
         print(f"jobql worker: {error}", file=sys.stderr)
         return 2
     except GraphQLClientHttpError as error:

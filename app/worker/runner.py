@@ -33,6 +33,11 @@ RETRY_SECONDS = (0.5, 1, 2, 4, 8)  # back-off while the server cannot be reached
 REPORT_ATTEMPTS = 5
 
 
+class WorkerRefused(Exception):
+    """The server refuses this worker's requests (a key without the WORKER role, a bad lease
+    length…): trying again would not help."""
+
+
 @dataclass(frozen=True)
 class WorkerOptions:
     url: str  # the server's base URL, or its /graphql endpoint
@@ -91,6 +96,8 @@ class Worker:
         while True:
             try:
                 return await runnable_analyzers(self.client, self.options.analyzers)
+            except GraphQLClientGraphQLMultiError as error:
+                raise WorkerRefused(f"the server refuses to list the analyzers: {error}") from None
             except httpx.TransportError as error:
                 if self.stopping.is_set():
                     return {}
@@ -112,6 +119,8 @@ class Worker:
                 continue
             try:
                 payload = (await self.client.claim_jobs(input=self._claim(free))).claim_jobs
+            except GraphQLClientGraphQLMultiError as error:
+                raise WorkerRefused(f"the server refuses the claims: {error}") from None
             except (httpx.TransportError, GraphQLClientHttpError) as error:
                 if isinstance(error, GraphQLClientHttpError) and error.status_code in (401, 403):
                     raise
