@@ -29,6 +29,7 @@ from app.worker.execution import Outcome, execute
 log = logging.getLogger("jobql.worker")
 
 CLAIM_WAIT_SECONDS = 8  # the server's long-poll maximum
+MAX_CLAIM = 100  # the server's most jobs per claim
 RETRY_SECONDS = (0.5, 1, 2, 4, 8)  # back-off while the server cannot be reached
 REPORT_ATTEMPTS = 5
 
@@ -142,7 +143,7 @@ class Worker:
         return ClaimJobsInput(
             worker_id=self.options.worker_id,
             analyzer_ids=list(self.analyzers),
-            max=free,
+            max=min(free, MAX_CLAIM),
             wait_seconds=CLAIM_WAIT_SECONDS,
             lease_seconds=self.options.lease_seconds,
         )
