@@ -11,10 +11,14 @@ from .client import JobqlWorkerClient
 from .complete_job import CompleteJob, CompleteJobCompleteJob
 from .enums import (
     JobOrderField,
+    JobPriority,
     JobStatus,
     JobTimeField,
     LeaseState,
     OrderDirection,
+    QueueReason,
+    QueueState,
+    RateUnit,
     Role,
     TaxonomyLevel,
     TimeMatch,
@@ -32,6 +36,7 @@ from .fail_job import FailJob, FailJobFailJob
 from .heartbeat import Heartbeat, HeartbeatHeartbeat
 from .input_types import (
     AnalyzerFilter,
+    AnalyzerSettingsInput,
     ArtifactInput,
     BooleanFilter,
     ClaimJobsInput,
@@ -45,6 +50,7 @@ from .input_types import (
     ReportInput,
     StringFilter,
     StringListFilter,
+    SubmitJobInput,
     TaxonomyInput,
     TimeRangeFilter,
 )
@@ -58,6 +64,7 @@ from .worker_analyzers import (
 
 __all__ = [
     "AnalyzerFilter",
+    "AnalyzerSettingsInput",
     "ArtifactInput",
     "AsyncBaseClient",
     "BaseModel",
@@ -85,6 +92,7 @@ __all__ = [
     "JobFilter",
     "JobOrder",
     "JobOrderField",
+    "JobPriority",
     "JobStatus",
     "JobStatusFilter",
     "JobTimeField",
@@ -92,12 +100,16 @@ __all__ = [
     "LeaseRef",
     "LeaseState",
     "OrderDirection",
+    "QueueReason",
+    "QueueState",
+    "RateUnit",
     "ReleaseJob",
     "ReleaseJobReleaseJob",
     "ReportInput",
     "Role",
     "StringFilter",
     "StringListFilter",
+    "SubmitJobInput",
     "TaxonomyInput",
     "TaxonomyLevel",
     "TimeMatch",

@@ -12,6 +12,13 @@ class JobOrderField(str, Enum):
     DATA_TYPE = "DATA_TYPE"
 
 
+class JobPriority(str, Enum):
+    LOW = "LOW"
+    NORMAL = "NORMAL"
+    HIGH = "HIGH"
+    URGENT = "URGENT"
+
+
 class JobStatus(str, Enum):
     WAITING = "WAITING"
     IN_PROGRESS = "IN_PROGRESS"
@@ -29,9 +36,34 @@ class JobTimeField(str, Enum):
     UPDATED_AT = "UPDATED_AT"
 
 
+class LeaseState(str, Enum):
+    HELD = "HELD"
+    CANCELLED = "CANCELLED"
+    LOST = "LOST"
+
+
 class OrderDirection(str, Enum):
     ASC = "ASC"
     DESC = "DESC"
+
+
+class QueueReason(str, Enum):
+    RATE_LIMITED = "RATE_LIMITED"
+    CONCURRENCY_LIMITED = "CONCURRENCY_LIMITED"
+    RETRY_BACKOFF = "RETRY_BACKOFF"
+
+
+class QueueState(str, Enum):
+    QUEUED = "QUEUED"
+    CLAIMED = "CLAIMED"
+
+
+class RateUnit(str, Enum):
+    SECOND = "SECOND"
+    MINUTE = "MINUTE"
+    HOUR = "HOUR"
+    DAY = "DAY"
+    MONTH = "MONTH"
 
 
 class Role(str, Enum):
@@ -65,9 +97,3 @@ class TqlFieldType(str, Enum):
     ENUM = "ENUM"
     ID = "ID"
     BOOLEAN = "BOOLEAN"
-
-
-class LeaseState(str, Enum):
-    HELD = "HELD"
-    CANCELLED = "CANCELLED"
-    LOST = "LOST"

@@ -6,9 +6,11 @@ from pydantic import Field
 from .base_model import BaseModel
 from .enums import (
     JobOrderField,
+    JobPriority,
     JobStatus,
     JobTimeField,
     OrderDirection,
+    RateUnit,
     TaxonomyLevel,
     TimeMatch,
 )
@@ -45,6 +47,42 @@ class AnalyzerFilter(BaseModel):
     "Job cache duration (null when caching is off)."
 
 
+class AnalyzerSettingsInput(BaseModel):
+    """Analyzer settings to change; a field left out stays as it is."""
+
+    enabled: Optional[bool] = None
+    "Whether it accepts new jobs."
+    job_cache_minutes: Optional[int] = Field(alias="jobCacheMinutes", default=None)
+    "The job cache window (0 turns the cache off; null: the default, 10)."
+    rate: Optional[int] = None
+    "At most this many starts per rateUnit; null: none."
+    rate_unit: Optional[RateUnit] = Field(alias="rateUnit", default=None)
+    "The rate's unit; given with rate."
+    max_concurrent: Optional[int] = Field(alias="maxConcurrent", default=None)
+    "At most this many claimed at once; null: no limit."
+    max_attempts: Optional[int] = Field(alias="maxAttempts", default=None)
+    "Attempts per job, 1 to 10."
+    timeout_seconds: Optional[int] = Field(alias="timeoutSeconds", default=None)
+    "Run time per attempt, 1 to 86400 seconds."
+
+
+class ArtifactInput(BaseModel):
+    """An observable or file the analyzer found."""
+
+    data_type: str = Field(alias="dataType")
+    "Its kind."
+    data: Optional[str] = None
+    "Its value, or null for a file."
+    attachment_id: Optional[str] = Field(alias="attachmentId", default=None)
+    "A file uploaded with POST /attachments."
+    tlp: int = 2
+    "Its TLP, 0 to 3."
+    message: Optional[str] = None
+    "A note."
+    tags: list[str] = Field(default_factory=lambda: [])
+    "Labels."
+
+
 class BooleanFilter(BaseModel):
     """Conditions on a boolean field. Explicit null means the same as leaving the operator out."""
 
@@ -52,6 +90,21 @@ class BooleanFilter(BaseModel):
     "Equal to."
     neq: Optional[bool] = None
     "Not equal to."
+
+
+class ClaimJobsInput(BaseModel):
+    """Which jobs to claim, how many, and for how long."""
+
+    worker_id: str = Field(alias="workerId")
+    "This worker process's stable name (shown in `workers` and on jobs)."
+    analyzer_ids: list[str] = Field(alias="analyzerIds")
+    "The analyzers this worker runs."
+    max: int = 1
+    "At most this many jobs (1 to 100)."
+    wait_seconds: int = Field(alias="waitSeconds", default=0)
+    "Long-poll up to this long (0 to 8) while no job is available."
+    lease_seconds: int = Field(alias="leaseSeconds", default=60)
+    "The lease's length (1 to 3600): heartbeat well within it."
 
 
 class DateTimeFilter(BaseModel):
@@ -182,6 +235,26 @@ class JobStatusFilter(BaseModel):
     "None of these; an empty list is no condition."
 
 
+class LeaseRef(BaseModel):
+    """A lease, as a worker presents it with every write."""
+
+    job_id: str = Field(alias="jobId")
+    "The job."
+    lease_token: str = Field(alias="leaseToken")
+    "The token its claim returned."
+
+
+class ReportInput(BaseModel):
+    """What a worker hands in when its analyzer succeeded."""
+
+    taxonomies: list["TaxonomyInput"]
+    "The summary's findings."
+    full: Optional[Any] = None
+    "The full report, any JSON."
+    artifacts: list["ArtifactInput"] = Field(default_factory=lambda: [])
+    "Observables and files found."
+
+
 class StringFilter(BaseModel):
     """Conditions on a text field, ANDed. Explicit null means the same as leaving the operator out. Equality is exact and case-sensitive; contains/startsWith/endsWith ignore the case of ASCII letters (other letters compare exactly) and match % _ \\ literally. A null field matches no operator but isNull: true (SQL's three-valued logic)."""
 
@@ -216,6 +289,48 @@ class StringListFilter(BaseModel):
     "The list holds none of these."
 
 
+class SubmitJobInput(BaseModel):
+    """An observable (or a file) to run an analyzer on."""
+
+    analyzer_id: str = Field(alias="analyzerId")
+    "The analyzer to run."
+    data_type: str = Field(alias="dataType")
+    'Kind of observable: "ip", "domain", "file"…'
+    data: Optional[str] = None
+    "The observable's value; exactly one of data and attachmentId."
+    attachment_id: Optional[str] = Field(alias="attachmentId", default=None)
+    'A file from POST /attachments, for dataType "file".'
+    tlp: int = 2
+    "Traffic Light Protocol level, 0 to 3."
+    pap: int = 2
+    "Permissible Actions Protocol, 0 to 3."
+    message: str = ""
+    "Free text kept with the job."
+    parameters: Any = Field(
+        default_factory=lambda: globals()["JSON"].model_validate({})
+    )
+    "Analyzer parameters, a JSON object."
+    priority: JobPriority = JobPriority.NORMAL
+    "How soon it is claimed."
+    force: bool = False
+    "Skip the job cache and in-flight de-duplication: always a new job."
+    idempotency_key: Optional[str] = Field(alias="idempotencyKey", default=None)
+    "1 to 255 visible ASCII characters: the same key with the same input answers the first result again for 24 hours (the Idempotency-Key header means the same)."
+
+
+class TaxonomyInput(BaseModel):
+    """One finding of a report."""
+
+    level: TaxonomyLevel
+    "How worrying it is."
+    namespace: str
+    'Source, e.g. "VT".'
+    predicate: str
+    'What was measured, e.g. "GetReport".'
+    value: str
+    'The result, e.g. "9/70".'
+
+
 class TimeRangeFilter(BaseModel):
     """Argus-style time search: jobs whose times lie in [from, to], bounds included. A null time is never in range, so with match: ALL a job with any of the fields null does not match. At least one bound is needed."""
 
@@ -229,41 +344,6 @@ class TimeRangeFilter(BaseModel):
     "The times to look at; null means [CREATED_AT]."
     match: Optional[TimeMatch] = TimeMatch.ANY
     "ANY (default, also for null): one field in range is enough; ALL: all."
-
-
-class ClaimJobsInput(BaseModel):
-    worker_id: str = Field(alias="workerId")
-    analyzer_ids: list[str] = Field(alias="analyzerIds")
-    max: Optional[int] = 1
-    wait_seconds: Optional[int] = Field(alias="waitSeconds", default=0)
-    lease_seconds: Optional[int] = Field(alias="leaseSeconds", default=60)
-
-
-class LeaseRef(BaseModel):
-    job_id: str = Field(alias="jobId")
-    lease_token: str = Field(alias="leaseToken")
-
-
-class TaxonomyInput(BaseModel):
-    level: TaxonomyLevel
-    namespace: str
-    predicate: str
-    value: str
-
-
-class ArtifactInput(BaseModel):
-    data_type: str = Field(alias="dataType")
-    data: Optional[str] = None
-    attachment_id: Optional[str] = Field(alias="attachmentId", default=None)
-    tlp: Optional[int] = 2
-    message: Optional[str] = None
-    tags: Optional[list[str]] = Field(default_factory=lambda: [])
-
-
-class ReportInput(BaseModel):
-    taxonomies: list["TaxonomyInput"]
-    full: Optional[Any] = None
-    artifacts: Optional[list["ArtifactInput"]] = Field(default_factory=lambda: [])
 
 
 AnalyzerFilter.model_rebuild()
