@@ -88,12 +88,26 @@ def _worker_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]
         help="lease asked for each claim; heartbeats come every third of it (default 60)",
     )
     worker.add_argument(
+        "--wait-seconds",
+        type=_wait_seconds,
+        default=8,
+        metavar="S",
+        help="how long each claim waits on the server for work, 0 to 8 (default 8); on SIGTERM "
+        "a claim in flight is let finish, so this bounds how long stopping takes",
+    )
+    worker.add_argument(
         "--worker-id",
         default=None,
         metavar="ID",
         help="how the server knows this worker (default host-pid)",
     )
     worker.set_defaults(run=_worker)
+
+
+def _wait_seconds(text: str) -> int:
+    if not text.isdigit() or int(text) > 8:
+        raise argparse.ArgumentTypeError(f"expected 0 to 8 seconds, got {text!r}")
+    return int(text)
 
 
 def _positive(text: str) -> int:
@@ -208,6 +222,7 @@ def _worker(args: argparse.Namespace) -> int:
         analyzers=args.analyzers,
         concurrency=args.concurrency,
         lease_seconds=args.lease_seconds,
+        wait_seconds=args.wait_seconds,
     )
     try:
         asyncio.run(run_worker(options))

@@ -24,6 +24,7 @@ WORKER_KEYS = {
 }
 EICAR_SHA256 = "275a021bbfb6489e54d471899f7db9d1663fc695ec2fe2a2c4538aabf651fd0f"
 LEASE_SECONDS = 6  # heartbeats every 2 s: a cancel reaches the worker within that
+CLAIM_WAIT_SECONDS = 1  # stopping waits for the claim in flight: keep it short here
 WAIT_SECONDS = 60.0  # generous: two cores are shared by every test run on the machine
 
 SUBMIT = """
@@ -74,7 +75,8 @@ async def worker(
 ) -> AsyncIterator[WorkerProcess]:
     """`jobql worker` against `url`, logging to `log`; at the end SIGTERM (SIGKILL if stuck)."""
     command = [str(jobql_command()), "worker", "--url", url, "--key", WORKER_KEYS[org]]
-    command += ["--lease-seconds", str(LEASE_SECONDS), "--worker-id", f"test-{log.stem}", *args]
+    command += ["--lease-seconds", str(LEASE_SECONDS), "--worker-id", f"test-{log.stem}"]
+    command += ["--wait-seconds", str(CLAIM_WAIT_SECONDS), *args]
     with log.open("wb") as out:
         process = await asyncio.create_subprocess_exec(
             *command, stdout=out, stderr=out, env=server_env()

@@ -28,7 +28,7 @@ from app.worker.execution import Outcome, execute
 
 log = logging.getLogger("jobql.worker")
 
-CLAIM_WAIT_SECONDS = 8  # the server's long-poll maximum
+CLAIM_WAIT_SECONDS = 8  # the server's long-poll maximum, and the default
 MAX_CLAIM = 100  # the server's most jobs per claim
 RETRY_SECONDS = (0.5, 1, 2, 4, 8)  # back-off while the server cannot be reached
 REPORT_ATTEMPTS = 5
@@ -47,6 +47,7 @@ class WorkerOptions:
     analyzers: Sequence[str] = ()
     concurrency: int = 4
     lease_seconds: int = 60
+    wait_seconds: int = CLAIM_WAIT_SECONDS
     max_download_bytes: int = 100 * 1024 * 1024
 
     @property
@@ -138,13 +139,13 @@ class Worker:
                 await self._pause(min(payload.retry_after_seconds or 0.2, CLAIM_WAIT_SECONDS))
 
     def _claim(self, free: int) -> ClaimJobsInput:
-        # Claims run to the end even when a signal comes meanwhile (at most the long-poll's
-        # 8 s): a claim abandoned mid-way could take jobs nobody would run or release.
+        # Claims run to the end even when a signal comes meanwhile (at most the long-poll,
+        # `wait_seconds`): a claim abandoned mid-way could take jobs nobody would run or release.
         return ClaimJobsInput(
             worker_id=self.options.worker_id,
             analyzer_ids=list(self.analyzers),
             max=min(free, MAX_CLAIM),
-            wait_seconds=CLAIM_WAIT_SECONDS,
+            wait_seconds=self.options.wait_seconds,
             lease_seconds=self.options.lease_seconds,
         )
 
@@ -293,7 +294,7 @@ async def run_worker(options: WorkerOptions) -> None:
     """Runs until SIGTERM or SIGINT, then releases its leases and returns."""
     headers = {"Authorization": f"Bearer {options.key}"}
     # The client's timeout must outlast the claim's long-poll.
-    timeout = httpx.Timeout(CLAIM_WAIT_SECONDS + 30.0, connect=10.0)
+    timeout = httpx.Timeout(options.wait_seconds + 30.0, connect=10.0)
     async with (
         httpx.AsyncClient(headers=headers, timeout=timeout) as api,
         httpx.AsyncClient(timeout=timeout) as downloads,
