@@ -5,18 +5,13 @@ VENV := .venv
 BIN := $(VENV)/bin
 
 DEMO_PORT ?= 8000
-DEMO_WORKER_KEY := jq_demoworker_worker-key-for-the-demo-organization-only
 
 .PHONY: demo test lint deps
 
-# The server in the foreground, the reference worker (demo organization) beside it. The worker
-# waits for the server to answer; when the server stops (Ctrl-C, or it fails), the trap stops
-# the worker, which releases whatever it holds and exits.
+# The server and, beside it, the reference worker: `jobql demo` stops both in order on Ctrl-C
+# (the worker first, so that it hands its jobs back while the server still answers).
 demo: deps
-	@$(BIN)/jobql worker --url http://127.0.0.1:$(DEMO_PORT) --key $(DEMO_WORKER_KEY) & \
-	worker=$$!; \
-	trap 'kill -TERM $$worker 2>/dev/null; wait $$worker' EXIT INT TERM; \
-	$(BIN)/jobql serve --demo --port $(DEMO_PORT)
+	$(BIN)/jobql demo --port $(DEMO_PORT)
 
 test: deps
 	$(BIN)/ruff check .

@@ -36,6 +36,17 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--workers", type=int, default=1)
     serve.set_defaults(run=_serve)
 
+    demo = commands.add_parser(
+        "demo",
+        help="serve --demo with the reference worker beside it (what `make demo` runs)",
+        description="Runs `jobql serve --demo` and `jobql worker` with the demo organization's "
+        "WORKER key. Ctrl-C (or SIGTERM) stops the worker first, so it hands its jobs back, "
+        "then the server; when the server stops, the worker stops too.",
+    )
+    demo.add_argument("--host", default="127.0.0.1")
+    demo.add_argument("--port", type=int, default=8000)
+    demo.set_defaults(run=_demo)
+
     db = commands.add_parser("db", help="database maintenance").add_subparsers(required=True)
     db.add_parser("upgrade", help="apply the migrations").set_defaults(run=_db_upgrade)
 
@@ -203,6 +214,14 @@ def _apikey_create(args: argparse.Namespace) -> None:
             await db.dispose()
 
     print(asyncio.run(create()))
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from app.demo import run_demo
+    from app.seed.demo import demo_keys
+
+    key = next(u["key"] for u in demo_keys() if u["login"] == "worker@demo")
+    return run_demo(host=args.host, port=args.port, worker_key=key)
 
 
 def _worker(args: argparse.Namespace) -> int:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import signal
+import sqlite3
 import subprocess
 import time
 from collections.abc import AsyncIterator
@@ -12,9 +14,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
-from tests.live_server import jobql_command, server_env
+from tests.live_server import free_port, jobql_command, server_env
 from tests.served import serve
 from tests.support import Env
 
@@ -262,3 +265,59 @@ def test_worker_help_lists_its_flags() -> None:
     ).stdout
     for flag in ("--url", "--key", "--analyzers", "--concurrency", "--lease-seconds"):
         assert flag in shown
+
+
+def test_demo_stops_the_worker_before_the_server(tmp_path: Path) -> None:
+    """Ctrl-C on `jobql demo`: the worker hands its job back while the server still answers."""
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    log = tmp_path / "demo.log"
+    with log.open("wb") as out:
+        demo = subprocess.Popen(
+            [str(jobql_command()), "demo", "--port", str(port)],
+            cwd=tmp_path,
+            env=server_env(),
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # its own group, signalled as a terminal's Ctrl-C would
+        )
+    try:
+        wait_for_text(log, "worker demo-worker runs")
+        classifier = "8ed30746079d705924cb"  # the demo's, as the README gives it
+        body = {
+            "query": SUBMIT,
+            "variables": {
+                "input": {
+                    "analyzerId": classifier,
+                    "dataType": "ip",
+                    "data": "10.9.9.9",
+                    "parameters": {"sleepSeconds": 120},
+                }
+            },
+        }
+        headers = {
+            "Authorization": "Bearer jq_demoanalyze_analyze-key-for-the-demo-organization-only"
+        }
+        answer = httpx.post(f"{base}/graphql", json=body, headers=headers, timeout=30).json()
+        job_id = answer["data"]["submitJob"]["job"]["id"]
+        wait_for_text(log, f"job {job_id} claimed")
+        os.killpg(demo.pid, signal.SIGINT)
+        assert demo.wait(timeout=60) == 0
+    finally:
+        if demo.poll() is None:
+            os.killpg(demo.pid, signal.SIGKILL)
+            demo.wait()
+    output = log.read_text(errors="replace")
+    assert f"job {job_id} released" in output, output
+    assert output.index(f"job {job_id} released") < output.index("Shutting down")
+    with sqlite3.connect(tmp_path / "jobql.db") as db:
+        found = db.execute("SELECT status, attempt FROM job WHERE id = ?", (job_id,)).fetchall()
+    assert found == [("WAITING", 0)]  # back in the queue, the attempt given back
+
+
+def wait_for_text(log: Path, text: str, timeout: float = WAIT_SECONDS) -> None:
+    deadline = time.monotonic() + timeout
+    while text not in log.read_text(errors="replace"):
+        if time.monotonic() > deadline:
+            pytest.fail(f"no {text!r} in {timeout}s:\n{log.read_text(errors='replace')}")
+        time.sleep(0.1)

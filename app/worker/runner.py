@@ -278,8 +278,12 @@ class Worker:
         try:
             await self.client.release_job(lease=held.ref)
             log.info("job %s released", job_id)
-        except (httpx.TransportError, GraphQLClientHttpError, GraphQLClientGraphQLMultiError):
-            log.warning("job %s: release failed; the lease will expire", job_id, exc_info=True)
+        except (
+            httpx.TransportError,
+            GraphQLClientHttpError,
+            GraphQLClientGraphQLMultiError,
+        ) as error:
+            log.warning("job %s: release failed (%s); the lease will expire", job_id, error)
         finally:
             self.running.pop(job_id, None)
 
