@@ -249,7 +249,11 @@ def _worker(args: argparse.Namespace) -> int:
         print(f"jobql worker: {error}", file=sys.stderr)
         return 2
     except GraphQLClientHttpError as error:
-        print(f"jobql worker: the server refused the key ({error})", file=sys.stderr)
+        why = "the key is refused" if error.status_code in (401, 403) else "is it a jobql server?"
+        print(
+            f"jobql worker: HTTP {error.status_code} from {options.endpoint}: {why}",
+            file=sys.stderr,
+        )
         return 2
     return 0
 

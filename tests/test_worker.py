@@ -237,20 +237,25 @@ async def test_a_worker_runs_its_own_organization_only(env: Env, url: str, tmp_p
     assert (await job(env, demo_job))["status"] == "WAITING"
 
 
-async def test_worker_refuses_a_key_without_the_worker_role(url: str, tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("key", "says"),
+    [
+        ("jq_demoread_read-key-for-the-demo-organization-only", "the server refuses the claims"),
+        ("jq_nosuchkey_not-a-key-of-anyone", "HTTP 401 from"),
+    ],
+)
+async def test_worker_refuses_a_key_without_the_worker_role(
+    url: str, tmp_path: Path, key: str, says: str
+) -> None:
     log = tmp_path / "w.log"
-    command = [str(jobql_command()), "worker", "--url", url]
+    command = [str(jobql_command()), "worker", "--url", url, "--key", key]
     with log.open("wb") as out:
         process = await asyncio.create_subprocess_exec(
-            *command,
-            "--key",
-            "jq_demoread_read-key-for-the-demo-organization-only",
-            stdout=out,
-            stderr=out,
-            env=server_env(),
+            *command, stdout=out, stderr=out, env=server_env()
         )
         assert await asyncio.wait_for(process.wait(), WAIT_SECONDS) == 2
-    assert "jobql worker:" in log.read_text() and "Traceback" not in log.read_text()
+    output = log.read_text()
+    assert says in output and "Traceback" not in output, output
 
 
 async def test_worker_names_an_unknown_analyzer(url: str, tmp_path: Path) -> None:

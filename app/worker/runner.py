@@ -124,7 +124,7 @@ class Worker:
             except GraphQLClientGraphQLMultiError as error:
                 raise WorkerRefused(f"the server refuses the claims: {error}") from None
             except (httpx.TransportError, GraphQLClientHttpError) as error:
-                if isinstance(error, GraphQLClientHttpError) and error.status_code in (401, 403):
+                if isinstance(error, GraphQLClientHttpError) and not _passing(error):
                     raise
                 delay = RETRY_SECONDS[min(failures, len(RETRY_SECONDS) - 1)]
                 failures += 1
@@ -216,7 +216,10 @@ class Worker:
                 # LEASE_LOST or a cancelled job: the server wrote nothing and will not; done.
                 log.warning("job %s: the server refused the result: %s", job_id, error)
                 return
-            except httpx.TransportError as error:
+            except (httpx.TransportError, GraphQLClientHttpError) as error:
+                if isinstance(error, GraphQLClientHttpError) and not _passing(error):
+                    log.error("job %s: the server refused the result: %s", job_id, error)
+                    return
                 # The same lease may present the same result again: the server writes it once.
                 log.warning("job %s: reporting failed (%r), again", job_id, error)
                 await asyncio.sleep(RETRY_SECONDS[attempt])
@@ -286,6 +289,11 @@ class Worker:
             log.warning("job %s: release failed (%s); the lease will expire", job_id, error)
         finally:
             self.running.pop(job_id, None)
+
+
+def _passing(error: GraphQLClientHttpError) -> bool:
+    """Whether the same request may succeed later: rate limited (429) or the server's trouble."""
+    return error.status_code == 429 or error.status_code >= 500
 
 
 def _because(outcome: Outcome) -> str:
