@@ -349,3 +349,24 @@ async def test_workers_query(env: Env) -> None:
         ("w1", "runner-a@demo", [analyzer], 1)
     ]
     assert (await env.data("{ workers { id } }", key="acme.admin"))["workers"] == []
+
+
+async def test_a_claim_takes_exactly_max_under_any_plan(env: Env) -> None:
+    """The classic SKIP LOCKED bug: `WHERE id IN (SELECT … LIMIT n FOR UPDATE SKIP LOCKED)`
+    under a nested-loop plan may run the subquery again and update more than n rows. jobql
+    updates exactly the ids it picked; the planner is pushed to nested loops to show it."""
+    if env.backend == "postgres":
+        database_name = env.settings.database_url.rsplit("/", 1)[1]
+        async with database(env).write() as conn:
+            for knob in ("enable_hashjoin", "enable_mergejoin", "enable_material"):
+                await conn.exec_driver_sql(f'ALTER DATABASE "{database_name}" SET {knob} = off')
+        await database(env).engine.dispose()  # new connections take the settings
+    analyzer = await new_analyzer(env)
+    key = await worker_key(env)
+    for i in range(20):
+        await submit(env, analyzer, data=f"192.0.2.{i}")
+    leases = (await claim(env, key, analyzer, max=5))["leases"]
+    assert len(leases) == 5
+    running = f'analyzerId = "{analyzer}" and status = "IN_PROGRESS"'
+    data = await env.data("query($t: String!) { jobs(tql: $t) { totalCount } }", {"t": running})
+    assert data["jobs"]["totalCount"] == 5
