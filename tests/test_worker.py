@@ -11,12 +11,14 @@ import subprocess
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
+from app.services.sweeper import sweep
 from tests.live_server import free_port, jobql_command, server_env
 from tests.served import serve
 from tests.support import Env
@@ -222,6 +224,27 @@ async def test_sigterm_releases_the_lease_without_spending_the_attempt(
         )
         assert await second.terminate() == 0
     assert (await job(env, slow))["status"] == "WAITING"
+
+
+async def test_a_lost_lease_stops_the_job_and_reports_nothing(
+    env: Env, url: str, tmp_path: Path
+) -> None:
+    classifier = await analyzer_id(env, "Observable_Classifier")
+    slow = await submit(env, classifier, "ip", data="4.4.4.4", parameters={"sleepSeconds": 120})
+    async with worker(url, tmp_path / "w.log") as running:
+        await running.wait_for(f"job {slow} claimed")
+        await wait_status(env, slow, "IN_PROGRESS")
+        running.process.send_signal(signal.SIGSTOP)  # a worker that hangs: no more heartbeats
+        try:
+            # The server's sweeper, one pass as if the lease had run out (no attempt is left).
+            later = datetime.now(UTC) + timedelta(seconds=LEASE_SECONDS + 1)
+            assert (await sweep(env.app.state.db, later)).timed_out == 1
+        finally:
+            running.process.send_signal(signal.SIGCONT)
+        await running.wait_for(f"job {slow} stopped: the lease is LOST")
+        assert f"job {slow} finished" not in running.output()
+    timed_out = await job(env, slow)
+    assert timed_out["status"] == "TIMEOUT"
 
 
 async def test_a_worker_runs_its_own_organization_only(env: Env, url: str, tmp_path: Path) -> None:
