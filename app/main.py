@@ -19,6 +19,7 @@ from app.graphql.schema import build_schema
 from app.http import GraphQLEndpoint
 from app.services.attachments import open_download
 from app.signing import load_signer
+from app.uploads import UploadEndpoint
 
 
 def create_app(settings: Settings | None = None) -> Starlette:
@@ -72,6 +73,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         routes=[
             Route("/graphql", endpoint, methods=["GET", "POST"]),
             Mount("/graphql/assets", explorer.explorer_assets()),
+            Route("/attachments", UploadEndpoint(endpoint, blobs), methods=["POST"]),
             Route("/attachments/{attachment_id}/download", download, methods=["GET"]),
             Route("/healthz", health, methods=["GET"]),
         ],
