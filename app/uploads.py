@@ -32,6 +32,9 @@ log = logging.getLogger("jobql.uploads")
 DEFAULT_CONTENT_TYPE = "application/octet-stream"
 _MEDIA_TYPE = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+/[!#$%&'*+.^_`|~0-9A-Za-z-]+(\s*;.*)?")
 MAX_CONTENT_TYPE_LENGTH = 255
+# Bodies that wrap a file rather than being it: stored, they would be a form, not the file.
+# (x-www-form-urlencoded is also what `curl --data-binary` sends when told no type.)
+FORMS = frozenset({"multipart/form-data", "application/x-www-form-urlencoded"})
 STATUS = {Unauthenticated: 401, Forbidden: 403, PayloadTooLarge: 413, BadUserInput: 400}
 
 
@@ -170,7 +173,15 @@ def _content_type(header: str | None) -> str:
     if len(value) > MAX_CONTENT_TYPE_LENGTH or not _MEDIA_TYPE.fullmatch(value):
         raise _bad("Content-Type must be a media type such as application/pdf", "Content-Type")
     media, sep, parameters = value.partition(";")
-    return media.lower() + sep + parameters
+    media = media.strip().lower()
+    if media in FORMS:
+        raise UploadError(
+            415,
+            f"Send the file's raw bytes with its own media type, not {media}",
+            "UNSUPPORTED_MEDIA_TYPE",
+            argument="Content-Type",
+        )
+    return media + sep + parameters
 
 
 def _translate(error: DomainError) -> UploadError:

@@ -377,6 +377,65 @@ async def test_a_real_server_answers_before_the_body_is_sent(
     assert await attachment_rows(env) == rows and blobs(env).staging_files() == []
 
 
+@pytest.mark.parametrize(
+    "media", ["multipart/form-data; boundary=x", "application/x-www-form-urlencoded"]
+)
+async def test_a_form_is_not_a_file(env: Env, media: str) -> None:
+    rows, files = await attachment_rows(env), blob_files(env)
+    seen: list[int] = []
+    response = await upload(env.client, chunks(b"a=b", seen=seen), headers={"Content-Type": media})
+    assert response.status_code == 415, response.text
+    error = response.json()["errors"][0]
+    assert error["extensions"] == {"code": "UNSUPPORTED_MEDIA_TYPE", "argument": "Content-Type"}
+    assert seen == [] and await attachment_rows(env) == rows and blob_files(env) == files
+
+
+async def _until_no_staging_files(env: Env) -> None:
+    for _ in range(250):
+        if not blobs(env).staging_files():
+            return
+        await asyncio.sleep(0.02)
+    raise AssertionError(f"left behind: {blobs(env).staging_files()}")
+
+
+async def test_a_stalled_body_is_408_and_leaves_nothing(env: Env) -> None:
+    rows, files = await attachment_rows(env), blob_files(env)
+    head = (
+        "POST /attachments HTTP/1.1\r\nHost: jobql.test\r\nContent-Length: 5000\r\n"
+        f"Authorization: Bearer {KEYS['demo.analyze']}\r\n"
+        'Content-Disposition: attachment; filename="slow.bin"\r\n\r\n'
+    )
+    budgets = {"request_timeout_seconds": 0.5, "statement_timeout_ms": 400}
+    async with serve(env, pool_timeout_seconds=0.3, **budgets) as url:
+        status, headers, body = await _raw_answer(url, head + "x" * 1000)
+    assert status == 408 and headers["connection"] == "close"
+    assert json.loads(body)["errors"][0]["extensions"]["code"] == "REQUEST_TIMEOUT"
+    assert await attachment_rows(env) == rows and blob_files(env) == files
+
+
+async def test_a_client_gone_mid_upload_leaves_nothing(env: Env) -> None:
+    rows, files = await attachment_rows(env), blob_files(env)
+    head = (
+        "POST /attachments HTTP/1.1\r\nHost: jobql.test\r\nContent-Length: 5000000\r\n"
+        f"Authorization: Bearer {KEYS['demo.analyze']}\r\n"
+        'Content-Disposition: attachment; filename="gone.bin"\r\n\r\n'
+    )
+    async with serve(env) as url:
+        host, port = url.removeprefix("http://").split(":")
+        reader, writer = await asyncio.open_connection(host, int(port))
+        writer.write(head.encode() + secrets.token_bytes(2_000_000))
+        await writer.drain()
+        for _ in range(250):  # until the server has begun staging the body
+            if blobs(env).staging_files():
+                break
+            await asyncio.sleep(0.02)
+        else:
+            raise AssertionError("the server never began to stage the body")
+        writer.close()
+        await _until_no_staging_files(env)
+    assert await attachment_rows(env) == rows and blob_files(env) == files
+
+
 async def test_a_real_server_takes_an_upload_with_expect_100_continue(env: Env) -> None:
     content = secrets.token_bytes(300_000)
     async with serve(env) as url, httpx.AsyncClient(base_url=url) as client:
