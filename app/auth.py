@@ -22,6 +22,7 @@ class Role(StrEnum):
     READ = "READ"
     ANALYZE = "ANALYZE"
     ORGADMIN = "ORGADMIN"
+    WORKER = "WORKER"  # a machine key of an analyzer runner: claims and reports jobs
 
 
 @dataclass(frozen=True, slots=True)

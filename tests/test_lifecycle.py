@@ -42,6 +42,10 @@ TABLE: dict[Action, tuple[str, dict[str, str]]] = {
     Action.CANCEL: (C, {W: "apply", P: "apply", C: "settled"}),
     Action.DELETE: (D, {W: "apply", P: "apply", S: "apply", F: "apply", T: "apply", C: "apply",
                         D: "settled"}),
+    # The three moves back to the queue (DESIGN.md: release, retryable failure, lost lease).
+    Action.RELEASE: (W, {P: "apply"}),
+    Action.RETRY: (W, {P: "apply"}),
+    Action.REQUEUE: (W, {P: "apply"}),
 }  # fmt: skip
 WORKER = "cortex-worker"
 REPORT = ReportData(

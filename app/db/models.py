@@ -15,6 +15,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    false,
 )
 from sqlmodel import Field, SQLModel
 
@@ -76,6 +77,19 @@ class Analyzer(SQLModel, table=True):
     job_cache_minutes: int | None = Field(default=None, sa_column=Column(Integer()))
     enabled: bool = Field(sa_column=Column(Boolean(), nullable=False))
     created_at: datetime = _created_at()
+    # Queue limits, enforced when workers claim (app/services/queue.py), fleet-wide.
+    rate: int | None = Field(default=None, sa_column=Column(Integer()))
+    rate_unit: str | None = Field(default=None, sa_column=Column(String(8)))
+    max_concurrent: int | None = Field(default=None, sa_column=Column(Integer()))
+    max_attempts: int = Field(
+        default=1, sa_column=Column(Integer(), nullable=False, server_default="1")
+    )
+    timeout_seconds: int = Field(
+        default=1800, sa_column=Column(Integer(), nullable=False, server_default="1800")
+    )
+    queue_depth_cap: int = Field(
+        default=10_000, sa_column=Column(Integer(), nullable=False, server_default="10000")
+    )
 
     __table_args__ = (Index("ix_analyzer_org_name", "organization_id", "name", "id"),)
 
@@ -117,8 +131,21 @@ class Job(SQLModel, table=True):
     created_by: str = Field(sa_column=Column(code_point_text(128), nullable=False))
     updated_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
     updated_by: str | None = Field(default=None, sa_column=Column(code_point_text(128)))
+    priority: str = Field(
+        default="NORMAL", sa_column=Column(String(8), nullable=False, server_default="NORMAL")
+    )
+    attempt: int = Field(default=0, sa_column=Column(Integer(), nullable=False, server_default="0"))
+    max_attempts: int = Field(
+        default=1, sa_column=Column(Integer(), nullable=False, server_default="1")
+    )
+    # Digest of the canonical input (app/services/submission.py): the job cache's key.
+    cache_key: str | None = Field(default=None, sa_column=Column(String(64)))
+    # The lease of the attempt that owns the job: a worker's write must present it. Kept after
+    # the job finishes, so a repeated completion with the same lease is recognised.
+    lease_token: str | None = Field(default=None, sa_column=Column(String(64)))
 
     __table_args__ = (
+        Index("ix_job_cache_key", "organization_id", "cache_key", "status"),
         Index("ix_job_org_created", "organization_id", "created_at", "id"),
         Index("ix_job_analyzer_created", "analyzer_id", "created_at", "id"),
         Index("ix_job_attachment", "attachment_id"),
@@ -165,6 +192,73 @@ class JobEvent(SQLModel, table=True):
     previous_status: str | None = Field(default=None, sa_column=Column(String(16)))
     actor: str = Field(sa_column=Column(Text(), nullable=False))
     message: str | None = Field(default=None, sa_column=Column(Text()))
+    attempt: int | None = Field(default=None, sa_column=Column(Integer()))
+
+
+class JobQueue(SQLModel, table=True):
+    """One narrow row per WAITING or IN_PROGRESS job: claims and heartbeats touch this table,
+    never the big job table's hot indexes. A row goes when its job finishes."""
+
+    __tablename__ = "job_queue"
+    job_id: str = Field(
+        sa_column=Column(ForeignKey("job.id", ondelete="CASCADE"), primary_key=True)
+    )
+    organization_id: str = Field(sa_column=Column(code_point_text(64), nullable=False))
+    analyzer_id: str = Field(sa_column=Column(code_point_text(ID), nullable=False))
+    priority: int = Field(sa_column=Column(Integer(), nullable=False))  # URGENT highest
+    enqueued_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    available_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    state: str = Field(sa_column=Column(String(8), nullable=False))  # QUEUED | CLAIMED
+    worker_id: str | None = Field(default=None, sa_column=Column(Text()))
+    lease_token: str | None = Field(default=None, sa_column=Column(String(64)))
+    lease_seconds: int | None = Field(default=None, sa_column=Column(Integer()))
+    lease_expires_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
+    last_heartbeat_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
+    deadline: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
+    cancel_requested: bool = Field(
+        default=False, sa_column=Column(Boolean(), nullable=False, server_default=false())
+    )
+
+    __table_args__ = (
+        Index("ix_job_queue_claim", "analyzer_id", "state", "priority", "enqueued_at"),
+        Index("ix_job_queue_lease", "state", "lease_expires_at"),
+    )
+
+
+class QueueStart(SQLModel, table=True):
+    """When a rate-limited analyzer's jobs were claimed: the fleet-wide rate window."""
+
+    __tablename__ = "queue_start"
+    id: int | None = Field(default=None, sa_column=Column(AutoId, primary_key=True))
+    analyzer_id: str = Field(sa_column=Column(code_point_text(ID), nullable=False))
+    at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+
+    __table_args__ = (Index("ix_queue_start_analyzer_at", "analyzer_id", "at"),)
+
+
+class IdempotencyKey(SQLModel, table=True):
+    """A submission's idempotency key, its input's digest and its first answer (24 hours)."""
+
+    __tablename__ = "idempotency_key"
+    organization_id: str = Field(sa_column=Column(code_point_text(64), primary_key=True))
+    key: str = Field(sa_column=Column(code_point_text(255), primary_key=True))
+    input_digest: str = Field(sa_column=Column(String(64), nullable=False))
+    job_id: str = Field(sa_column=Column(code_point_text(ID), nullable=False))
+    from_cache: bool = Field(sa_column=Column(Boolean(), nullable=False))
+    deduplicated: bool = Field(sa_column=Column(Boolean(), nullable=False))
+    cache_age_seconds: int | None = Field(default=None, sa_column=Column(Integer()))
+    created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False, index=True))
+
+
+class Worker(SQLModel, table=True):
+    """An analyzer runner as last seen claiming or heartbeating (`Query.workers`)."""
+
+    __tablename__ = "worker"
+    organization_id: str = Field(sa_column=Column(code_point_text(64), primary_key=True))
+    id: str = Field(sa_column=Column(code_point_text(200), primary_key=True))
+    login: str = Field(sa_column=Column(code_point_text(128), nullable=False))
+    analyzer_ids: list[str] = Field(sa_column=Column(Json, nullable=False))
+    last_seen_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
 
 
 def table(model: type[SQLModel]) -> Table:
@@ -183,3 +277,7 @@ jobs = table(Job)
 reports = table(Report)
 artifacts = table(Artifact)
 job_events = table(JobEvent)
+job_queue = table(JobQueue)
+queue_starts = table(QueueStart)
+idempotency_keys = table(IdempotencyKey)
+workers = table(Worker)

@@ -17,13 +17,17 @@ RoleEnum = describe_values(
     strawberry.enum(
         Role,
         name="Role",
-        description="What a user may do: READ queries; ANALYZE also cancels and deletes jobs; "
-        "ORGADMIN also bulk-deletes and purges.",
+        description="What a user may do: READ queries; ANALYZE also submits, cancels and "
+        "deletes jobs; ORGADMIN also bulk-deletes, purges and manages analyzers and keys; WORKER "
+        "is the machine role of analyzer runners, which claim jobs and report their results.",
     ),
     {
         "READ": "May query the organization's jobs, analyzers and attachments.",
-        "ANALYZE": "READ, and may cancel and delete jobs.",
-        "ORGADMIN": "ANALYZE, and may bulk-delete and purge jobs.",
+        "ANALYZE": "READ, and may submit, cancel and delete jobs.",
+        "ORGADMIN": "ANALYZE, and may bulk-delete, bulk-cancel and purge jobs, and manage the "
+        "organization's analyzers.",
+        "WORKER": "An analyzer runner's machine key: claims the organization's jobs, "
+        "heartbeats its leases and reports their results; cannot submit, cancel or delete.",
     },
 )
 

@@ -21,6 +21,7 @@ from app.db.models import (
     artifacts,
     attachments,
     job_events,
+    job_queue,
     jobs,
     organizations,
     reports,
@@ -60,6 +61,7 @@ async def load_demo(db: Database, blobs: BlobStore, *, now: datetime | None = No
             reports,
             artifacts,
             job_events,
+            job_queue,
         ):
             if rows[table.name]:
                 await conn.execute(insert(table), rows[table.name])
@@ -87,6 +89,7 @@ class DemoBuilder:
             "report",
             "artifact",
             "job_event",
+            "job_queue",
         ):
             self.rows[name] = []
         for org in self.spec["organizations"]:
@@ -211,6 +214,35 @@ class DemoBuilder:
         }
         self._lifecycle(job, submitter)
         self.rows["job"].append(job)
+        self._queue(job)
+
+    def _queue(self, job: dict[str, Any]) -> None:
+        """A queue row for each active job, as the server keeps them: WAITING jobs queued, the
+        IN_PROGRESS ones held by the demo's (imaginary) Cortex worker for another day."""
+        job["attempt"] = 0 if job["start_date"] is None else 1
+        claimed = job["status"] == "IN_PROGRESS"
+        job["lease_token"] = f"demo-{job['id']}" if claimed else None
+        if job["status"] not in ("WAITING", "IN_PROGRESS"):
+            return
+        later = self.now + timedelta(days=1)
+        self.rows["job_queue"].append(
+            {
+                "job_id": job["id"],
+                "organization_id": job["organization_id"],
+                "analyzer_id": job["analyzer_id"],
+                "priority": 1,
+                "enqueued_at": job["created_at"],
+                "available_at": job["created_at"],
+                "state": "CLAIMED" if claimed else "QUEUED",
+                "worker_id": "cortex-worker" if claimed else None,
+                "lease_token": job["lease_token"],
+                "lease_seconds": 86400 if claimed else None,
+                "lease_expires_at": later if claimed else None,
+                "last_heartbeat_at": job["start_date"],
+                "deadline": later if claimed else None,
+                "cancel_requested": False,
+            }
+        )
 
     def _lifecycle(self, job: dict[str, Any], submitter: str) -> None:
         """Walk the job through its statuses, writing an event for each as the server would."""

@@ -3,6 +3,9 @@
 Every transition is one transaction: a compare-and-set UPDATE on the job's current status,
 and the JobEvent that records it. Two racing transitions cannot both win: the loser sees the
 winner's status and is judged against the table again.
+
+Lock order, on PostgreSQL: a job's queue row before its job row, in every path that takes
+both (claims, worker reports, the sweeper, cancel and delete), so two of them never deadlock.
 """
 
 from __future__ import annotations
@@ -14,11 +17,11 @@ from enum import Enum, StrEnum
 from types import MappingProxyType
 from typing import Any
 
-from sqlalchemy import ColumnElement, Row, and_, insert, select, update
+from sqlalchemy import ColumnElement, Row, and_, delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.db.engine import Database
-from app.db.models import artifacts, job_events, jobs, reports
+from app.db.models import artifacts, job_events, job_queue, jobs, reports
 from app.errors import Conflict, NotFound
 from app.services.jobs import JobStatus
 
@@ -36,6 +39,11 @@ class Action(StrEnum):
     TIME_OUT = "time out"
     CANCEL = "cancel"
     DELETE = "delete"
+    # The three moves back to the queue: a worker shutting down gives its job back (no
+    # attempt spent); a retryable failure with attempts left; a lease that expired.
+    RELEASE = "release"
+    RETRY = "retry"
+    REQUEUE = "requeue"
 
 
 class Outcome(Enum):
@@ -71,8 +79,15 @@ RULES: Mapping[Action, Rule] = MappingProxyType(
             JobStatus.CANCELLED, ACTIVE, frozenset({JobStatus.CANCELLED}), ("end_date",)
         ),
         Action.DELETE: Rule(JobStatus.DELETED, NOT_DELETED, frozenset({JobStatus.DELETED})),
+        Action.RELEASE: Rule(WAITING, frozenset({IN_PROGRESS})),
+        Action.RETRY: Rule(WAITING, frozenset({IN_PROGRESS})),
+        Action.REQUEUE: Rule(WAITING, frozenset({IN_PROGRESS})),
     }
 )
+# Where the job's queue row goes when a transition lands on a status: finished jobs leave
+# the queue; a stopped job that a worker holds keeps its row, flagged, so the worker's next
+# heartbeat hears of it (the row goes when the worker answers or its lease runs out).
+STOPPED = frozenset({JobStatus.CANCELLED, JobStatus.DELETED})
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,14 +134,31 @@ async def transition(
     forbids the action from the job's current status.
     """
     async with db.write() as conn:
-        # No lock is taken before judging: the compare-and-set is the guard. A lost round
-        # means another writer moved the status forward (statuses never go back), so the
-        # next round judges the new status, and a handful of rounds always settle it.
-        for _ in range(len(JobStatus)):
-            job = await _attempt(conn, action, change, extra)
-            if job is not None:
-                return job
+        if db.dialect == "postgresql":
+            await lock_queue_row(conn, change.job_id)
+        return await apply(conn, action, change, extra=extra)
+
+
+async def apply(
+    conn: AsyncConnection, action: Action, change: Change, *, extra: Extra | None = None
+) -> Row[Any]:
+    """`transition` inside a transaction the caller holds (and has locked the queue row in)."""
+    # No job lock is taken before judging: the compare-and-set is the guard. A lost round
+    # means another writer moved the status on, so the next round judges the new status;
+    # a handful of rounds always settle it (only workers, under a lease, move jobs back).
+    for _ in range(len(JobStatus)):
+        job = await _attempt(conn, action, change, extra)
+        if job is not None:
+            return job
     raise RuntimeError(f"job {change.job_id} kept changing during {action}")
+
+
+async def lock_queue_row(conn: AsyncConnection, job_id: str) -> Row[Any] | None:
+    """The job's queue row, locked (PostgreSQL) before its job row: see the lock order above."""
+    query = select(*job_queue.c).where(job_queue.c.job_id == job_id)
+    if conn.dialect.name == "postgresql":
+        query = query.with_for_update()
+    return (await conn.execute(query)).one_or_none()
 
 
 async def _attempt(
@@ -144,9 +176,24 @@ async def _attempt(
     if moved is None:
         return None
     await _record(conn, change, moved, previous=current.status)
+    await _follow_in_queue(conn, moved)
     if extra is not None:
         await extra(conn, moved, moved.updated_at)
     return moved
+
+
+async def _follow_in_queue(conn: AsyncConnection, moved: Row[Any]) -> None:
+    """Finished jobs leave the queue; a claimed job that is stopped is flagged for its worker.
+    Moves back to WAITING re-queue the row themselves (app/services/queue.py)."""
+    if moved.status == WAITING:
+        return
+    row = job_queue.c.job_id == moved.id
+    if moved.status in STOPPED:
+        flag = update(job_queue).where(row, job_queue.c.state == "CLAIMED")
+        await conn.execute(flag.values(cancel_requested=True))
+        await conn.execute(delete(job_queue).where(row, job_queue.c.state == "QUEUED"))
+    elif moved.status != IN_PROGRESS:
+        await conn.execute(delete(job_queue).where(row))
 
 
 def where_job(change: Change) -> ColumnElement[bool]:
@@ -184,16 +231,29 @@ async def _compare_and_set(
 
 
 async def _record(conn: AsyncConnection, change: Change, moved: Row[Any], *, previous: str) -> None:
-    await conn.execute(
-        insert(job_events).values(
-            job_id=moved.id,
-            at=moved.updated_at,
-            status=moved.status,
-            previous_status=previous,
-            actor=change.actor,
-            message=change.message,
-        )
-    )
+    await record_events(conn, [event_of(moved, previous, change.actor, change.message)])
+
+
+def event_of(
+    job: Row[Any], previous: str | None, actor: str, message: str | None
+) -> dict[str, Any]:
+    """The event row of a job that just entered its status."""
+    return {
+        "job_id": job.id,
+        "at": job.updated_at or job.created_at,
+        "status": job.status,
+        "previous_status": previous,
+        "actor": actor,
+        "message": message,
+        "attempt": job.attempt,
+    }
+
+
+async def record_events(conn: AsyncConnection, events: Sequence[Mapping[str, Any]]) -> None:
+    """Writes the events of transitions made in this transaction: the one way events are
+    written one by one (bulk deletes write theirs with INSERT … SELECT)."""
+    if events:
+        await conn.execute(insert(job_events), list(events))
 
 
 # The user-side transitions.
@@ -224,7 +284,7 @@ async def finish_job(
     job was cancelled or deleted meanwhile, a Conflict and nothing is written."""
     action = Action.SUCCEED if report.success else Action.FAIL
     change = Change(organization, job_id, worker, report.error_message)
-    return await transition(db, action, change, extra=_report_writer(report))
+    return await transition(db, action, change, extra=report_writer(report))
 
 
 async def fail_job(
@@ -246,10 +306,10 @@ async def time_out_job(
 ) -> Row[Any]:
     report = ReportData(success=False, error_message=error_message)
     change = Change(organization, job_id, worker, error_message)
-    return await transition(db, Action.TIME_OUT, change, extra=_report_writer(report))
+    return await transition(db, Action.TIME_OUT, change, extra=report_writer(report))
 
 
-def _report_writer(report: ReportData) -> Extra:
+def report_writer(report: ReportData) -> Extra:
     async def write(conn: AsyncConnection, job: Row[Any], at: datetime) -> None:
         await conn.execute(
             insert(reports).values(
