@@ -17,10 +17,12 @@ import httpx
 import pytest
 from sqlalchemy import func, insert, select, update
 
+from app.auth import Role
 from app.blobs import BlobStore
 from app.db.models import attachments, jobs
 from app.main import create_app
 from app.services.attachments import attachments_by_id, download_path, lock_contents
+from app.services.users import create_api_key
 from tests.mutation_support import PURGE, database, job_ids
 from tests.served import serve
 from tests.support import KEYS, Env
@@ -329,6 +331,14 @@ async def test_refused_keys_never_read_the_body(
 @pytest.mark.parametrize("key", ["demo.analyze", "demo.admin"])
 async def test_analyze_and_orgadmin_keys_may_upload(env: Env, key: str) -> None:
     assert (await upload(env.client, b"ok", key=key)).status_code == 201
+
+
+async def test_a_worker_key_uploads_into_its_own_organization(env: Env) -> None:
+    roles = [Role.WORKER]
+    key = await create_api_key(database(env), organization="acme", login="runner@acme", roles=roles)
+    body = await created(env, b"produced by an analyzer", key=key)
+    assert body["id"] in await attachments_by_id(database(env), "acme", [body["id"]])
+    assert await attachments_by_id(database(env), "demo", [body["id"]]) == {}
 
 
 async def _raw_answer(

@@ -30,7 +30,8 @@ from app.signing import Signer
 
 log = logging.getLogger("jobql.attachments")
 DOWNLOAD_PATH = "/attachments/{id}/download"
-UPLOAD_ROLES = frozenset({Role.ANALYZE, Role.ORGADMIN})
+# Analysts upload what they submit; workers upload the files their analyzers produce.
+UPLOAD_ROLES = frozenset({Role.ANALYZE, Role.ORGADMIN, Role.WORKER})
 # PostgreSQL advisory locks of contents live under this first key (pg_advisory_xact_lock(
 # int, int)), apart from any other advisory lock of the application.
 CONTENT_LOCK_CLASS = 0x6A71_0B10  # "jq" "blo(b)"
