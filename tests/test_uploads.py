@@ -512,7 +512,7 @@ async def _assert_every_row_has_its_blob(env: Env, sha256: str) -> int:
     return len(ids)
 
 
-async def test_a_purge_keeps_the_blob_of_a_content_uploaded_meanwhile(env: Env) -> None:
+async def test_a_purge_keeps_a_blob_that_an_uploaded_row_still_uses(env: Env) -> None:
     content = secrets.token_bytes(2000)
     job = (await job_ids(env, "SUCCESS"))[0]
     first = await _job_holding(env, content, job)
@@ -589,15 +589,12 @@ async def _late_upload(env: Env, content: bytes, delay: float) -> httpx.Response
 
 async def test_purges_racing_uploads_of_the_same_content_never_lose_a_file(env: Env) -> None:
     """Rounds of a purge that frees a content's last row against uploads of those bytes,
-    started at staggered moments: whoever wins, every row left has its file."""
+    started at staggered moments: whoever wins, every row left has its file. (Both orders
+    occur: in some rounds the purge deleted the file and an upload put it back.)"""
     job_list = await job_ids(env, "SUCCESS", 8)
-    outcomes = {"kept": 0, "replaced": 0}  # which side won each round, for the curious
     for round, job in enumerate(job_list):
         content = secrets.token_bytes(4096)
         held = await _job_holding(env, content, job)
-        path = blobs(env).path(held["sha256"])
-        inode = path.stat().st_ino
-
         delays = [0.002 * round * k for k in range(3)]
         uploads = (_late_upload(env, content, d) for d in delays)
         results = await asyncio.gather(_purge(env, job), *uploads)
@@ -606,6 +603,4 @@ async def test_purges_racing_uploads_of_the_same_content_never_lose_a_file(env: 
         assert await _assert_every_row_has_its_blob(env, held["sha256"]) == len(ids)
         for id in ids:
             assert (await download(env, "demo", id)).content == content
-        outcomes["kept" if path.stat().st_ino == inode else "replaced"] += 1
     assert blobs(env).staging_files() == []
-    print("purge/upload rounds:", outcomes)

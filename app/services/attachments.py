@@ -10,6 +10,7 @@ an upload's new row.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterable, Collection, Sequence
 from datetime import UTC, datetime
@@ -20,7 +21,7 @@ from sqlalchemy import delete, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.auth import Principal, Role
-from app.blobs import BlobStore
+from app.blobs import BlobStore, Digests, Staged
 from app.db.engine import Database
 from app.db.ids import new_id
 from app.db.lists import any_of
@@ -78,6 +79,19 @@ async def store_upload(
     """
     require_uploader(principal)
     staged = await blobs.stage(chunks, limit)
+    # Not cancelled halfway from here on (a shutdown, say): a row committed without its bytes
+    # in place would be a broken link.
+    return await asyncio.shield(_keep(db, blobs, principal, name, content_type, staged))
+
+
+async def _keep(
+    db: Database,
+    blobs: BlobStore,
+    principal: Principal,
+    name: str,
+    content_type: str,
+    staged: Staged,
+) -> dict[str, Any]:
     try:
         if staged.digests.size == 0:
             raise BadUserInput("The body is empty: send the file's bytes", argument="body")
@@ -99,7 +113,7 @@ async def store_upload(
     return row
 
 
-def _row(organization: str, name: str, content_type: str, digests: Any) -> dict[str, Any]:
+def _row(organization: str, name: str, content_type: str, digests: Digests) -> dict[str, Any]:
     return {
         "id": new_id(),
         "organization_id": organization,
