@@ -61,6 +61,10 @@ class Settings(BaseSettings):
     rate_limit_per_second: float = Field(default=100.0, ge=0)  # per API key; 0 turns it off
     rate_limit_burst: int = Field(default=500, ge=1)
 
+    # How often each server process looks for expired leases and jobs past their deadline
+    # (app/services/sweeper.py): a dead worker's jobs return within lease + this.
+    sweep_interval_seconds: float = Field(default=2.0, gt=0, le=300)
+
     # Set by `jobql serve --demo`: the explorer opens with this key in its headers.
     demo_api_key: str | None = None
 

@@ -28,6 +28,7 @@ from app.graphql.context import Context
 from app.graphql.documents import operation_type, parse_document, parse_error
 from app.graphql.errors import present
 from app.ratelimit import RateLimiter
+from app.services.queue import Wakeup
 from app.signing import Signer
 from app.transport import (
     GRAPHQL_RESPONSE,
@@ -64,9 +65,11 @@ class GraphQLEndpoint(GraphQL[Context, None]):
         blobs: BlobStore,
         signer: Signer,
         explorer: Any,
+        wakeup: Wakeup | None = None,
     ) -> None:
         super().__init__(schema, graphql_ide=None, allow_queries_via_get=True)
         self.settings, self.db, self.blobs, self.signer = settings, db, blobs, signer
+        self.wakeup = wakeup or Wakeup()
         self.explorer = explorer
         self.limiter = RateLimiter(settings.rate_limit_per_second, settings.rate_limit_burst)
         self.principals = PrincipalCache(settings.auth_cache_seconds)
@@ -189,6 +192,7 @@ class GraphQLEndpoint(GraphQL[Context, None]):
             blobs=self.blobs,
             signer=self.signer,
             principal=request.state.principal,
+            wakeup=self.wakeup,
         )
         try:
             result = await self.schema.execute(

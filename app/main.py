@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import gc
 from collections.abc import AsyncIterator
@@ -18,6 +19,8 @@ from app.db.engine import Database
 from app.graphql.schema import build_schema
 from app.http import GraphQLEndpoint
 from app.services.attachments import open_download
+from app.services.queue import Wakeup
+from app.services.sweeper import run_forever
 from app.signing import load_signer
 from app.uploads import UploadEndpoint
 
@@ -28,6 +31,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     db = Database(settings)
     blobs = BlobStore(settings.blob_dir)
     signer = load_signer(settings)
+    wakeup = Wakeup()
     endpoint = GraphQLEndpoint(
         build_schema(settings),
         settings=settings,
@@ -35,6 +39,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         blobs=blobs,
         signer=signer,
         explorer=explorer.explorer_page,
+        wakeup=wakeup,
     )
 
     async def download(request: Request) -> Response:
@@ -66,8 +71,14 @@ def create_app(settings: Settings | None = None) -> Starlette:
         # What start-up made (modules, the schema, table metadata) lives as long as the process:
         # out of the collector's sight, a full collection no longer walks it (shorter p99).
         gc.freeze()
-        yield
-        await db.dispose()
+        sweeper = asyncio.create_task(run_forever(db, settings.sweep_interval_seconds))
+        try:
+            yield
+        finally:
+            sweeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await sweeper
+            await db.dispose()
 
     app = Starlette(
         routes=[

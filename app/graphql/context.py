@@ -15,8 +15,9 @@ from app.auth import Principal
 from app.blobs import BlobStore
 from app.config import Settings
 from app.db.engine import Database
-from app.services import analyzers, attachments, jobs
+from app.services import analyzers, attachments, jobs, queue_status
 from app.services.listing import Listing, PageRows, count, exists_behind, fetch_pages
+from app.services.queue import Wakeup
 from app.signing import Signer
 
 K = TypeVar("K", bound=Hashable)
@@ -77,6 +78,8 @@ class Loaders:
         self.artifacts_by_job_id: DataLoader[str, list[Any] | None] = loader(
             lambda ids: jobs.artifacts_by_job(db, ids), []
         )
+        self.queue_by_job_id = loader(lambda ids: queue_status.queue_views(db, org, ids))
+        self.queue_depth_by_analyzer_id = loader(lambda ids: analyzers.queue_depths(db, ids), 0)
         self._listings: dict[Hashable, ListingBatch] = {}
         # Analyzer objects already made this request, by id (see app/graphql/loaded.py).
         self.analyzers_made: dict[str, Any] = {}
@@ -95,6 +98,7 @@ class Loaders:
             self.report_full_by_job_id,
             self.events_by_job_id,
             self.artifacts_by_job_id,
+            self.queue_by_job_id,
         ):
             # strawberry's clear() raises KeyError for a key this request never loaded.
             with contextlib.suppress(KeyError):
@@ -109,6 +113,7 @@ class Context:
     blobs: BlobStore
     signer: Signer
     principal: Principal
+    wakeup: Wakeup  # long-polling claims of this process, woken by submissions here
     loaders: Loaders = field(init=False)
 
     def __post_init__(self) -> None:

@@ -5,14 +5,13 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 import strawberry
-from strawberry.permission import PermissionExtension
 
 from app.auth import Role
 from app.errors import BadUserInput
 from app.graphql.context import Info
 from app.graphql.filter_tree import compile_filter
 from app.graphql.filters import JobFilterArg, TqlArg
-from app.graphql.permissions import HasRole
+from app.graphql.permissions import guarded
 from app.graphql.types import Job
 from app.services import lifecycle, removal
 from app.tql import JOB_FIELDS, And, Not, Or, Predicate
@@ -29,22 +28,17 @@ Reason = Annotated[
 ]
 
 
-def guarded(*roles: Role) -> list[Any]:
-    """Checked before the resolver runs, and printed as @hasRole in the schema."""
-    return [PermissionExtension(permissions=[HasRole(*roles)])]
-
-
-def _names_a_field(tree: Predicate | None) -> bool:
+def names_a_field(tree: Predicate | None) -> bool:
     """Whether the condition tests any field: `{}`, `{and: [{}]}` or `{not: {or: []}}` are
     constants that would match every finished job, far more likely a slip than a wish."""
     if isinstance(tree, And | Or):
-        return any(_names_a_field(item) for item in tree.items)
+        return any(names_a_field(item) for item in tree.items)
     if isinstance(tree, Not):
-        return _names_a_field(tree.item)
+        return names_a_field(tree.item)
     return tree is not None
 
 
-def _fresh(info: Info, row: Any) -> Job:
+def fresh(info: Info, row: Any) -> Job:
     """The job as the mutation left it; later reads in this request must not see it stale."""
     info.context.loaders.clear_job(row.id)
     info.context.loaders.job_by_id.prime(row.id, row)
@@ -74,7 +68,7 @@ class Mutation:
             actor=principal.login,
             reason=reason,
         )
-        return _fresh(info, row)
+        return fresh(info, row)
 
     @strawberry.mutation(
         description="Soft-deletes a job, whatever its status: it becomes DELETED and keeps its "
@@ -86,7 +80,7 @@ class Mutation:
         row = await lifecycle.delete_job(
             info.context.db, organization=principal.organization, job_id=id, actor=principal.login
         )
-        return _fresh(info, row)
+        return fresh(info, row)
 
     @strawberry.mutation(
         description="Soft-deletes the organization's finished jobs (SUCCESS, FAILURE, TIMEOUT, "
@@ -96,7 +90,7 @@ class Mutation:
     )
     async def delete_jobs(self, info: Info, filter: JobFilterArg = None, tql: TqlArg = None) -> int:
         compiled = compile_filter(JOB_FIELDS, filter, tql, info.context.settings)
-        if compiled.where is None or not _names_a_field(compiled.key):
+        if compiled.where is None or not names_a_field(compiled.key):
             raise BadUserInput(
                 "Give a filter or tql that names a field: deleteJobs never deletes every "
                 "finished job by default",

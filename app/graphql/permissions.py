@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import strawberry
-from strawberry.permission import BasePermission
+from strawberry.permission import BasePermission, PermissionExtension
 from strawberry.schema_directive import Location
 
 from app.auth import Role
@@ -54,3 +54,8 @@ class HasRole(BasePermission):
     def on_unauthorized(self) -> None:
         names = ", ".join(sorted(self.roles))
         raise Forbidden(f"This needs one of the roles: {names}", roles=sorted(self.roles))
+
+
+def guarded(*roles: Role) -> list[Any]:
+    """Checked before the resolver runs, and printed as @hasRole in the schema."""
+    return [PermissionExtension(permissions=[HasRole(*roles)])]

@@ -6,9 +6,12 @@ from typing import Annotated
 
 import strawberry
 
+from app.auth import Role
 from app.graphql.context import Info, ListingBatch
 from app.graphql.filter_tree import compile_filter
 from app.graphql.filters import AnalyzerFilterArg, IncludeDeleted, JobFilterArg, TqlArg
+from app.graphql.permissions import guarded
+from app.graphql.queue_types import WorkerInfo
 from app.graphql.tql_fields import TqlEntity, TqlField, tql_fields
 from app.graphql.types import (
     After,
@@ -26,6 +29,7 @@ from app.graphql.types import (
     page_size,
 )
 from app.pagination import window
+from app.services import queue_status
 from app.services.analyzers import ANALYZER_ORDERING, analyzer_listing
 from app.tql import ANALYZER_FIELDS
 
@@ -103,6 +107,26 @@ class Query:
         return await load_connection(
             ListingBatch(info.context.db, listing), None, Analyzer.from_row
         )
+
+    @strawberry.field(
+        description="The organization's analyzer runners, most recently seen first: who is "
+        "claiming, for which analyzers, how many leases each holds.",
+        extensions=guarded(Role.ORGADMIN),
+    )
+    async def workers(self, info: Info) -> list[WorkerInfo]:
+        found = await queue_status.list_workers(
+            info.context.db, info.context.principal.organization
+        )
+        return [
+            WorkerInfo(
+                id=row.id,
+                login=row.login,
+                analyzer_ids=list(row.analyzer_ids),
+                last_seen_at=row.last_seen_at,
+                leases=leases,
+            )
+            for row, leases in found
+        ]
 
     @strawberry.field(
         description="What TQL and the typed filters can filter on: each field's name, type, "

@@ -14,7 +14,17 @@ from app.graphql.errors import ErrorPresenter
 from app.graphql.executor import PlannedExecutor
 from app.graphql.mutations import Mutation
 from app.graphql.queries import Query
+from app.graphql.queue_mutations import QueueMutation
 from app.graphql.scalars import SCALARS
+
+
+@strawberry.type(
+    name="Mutation",
+    description="Everything that changes jobs and their analyzers. Each field names the roles "
+    "it needs (@hasRole); every change of a job is recorded in its events.",
+)
+class RootMutation(Mutation, QueueMutation):
+    """The users' mutations and the write side's, as one root type."""
 
 
 class Schema(strawberry.Schema):
@@ -26,7 +36,7 @@ class Schema(strawberry.Schema):
 def build_schema(settings: Settings) -> strawberry.Schema:
     return Schema(
         query=Query,
-        mutation=Mutation,
+        mutation=RootMutation,
         config=StrawberryConfig(scalar_map=SCALARS),
         execution_context_class=PlannedExecutor,
         extensions=[

@@ -11,6 +11,7 @@ from typing import Annotated, Any, Generic, TypeVar
 import strawberry
 from graphql import FieldNode
 
+from app.auth import Role
 from app.config import Settings
 from app.graphql.attachments import Attachment, Report
 from app.graphql.context import Info, ListingBatch
@@ -19,6 +20,7 @@ from app.graphql.filter_tree import compile_filter
 from app.graphql.filters import JobFilterArg, TqlArg
 from app.graphql.loaded import optional, shared, then
 from app.graphql.permissions import RoleEnum
+from app.graphql.queue_types import JobPriority, JobQueueInfo, QueueReason, QueueState, RateUnit
 from app.graphql.scalars import JSON
 from app.pagination import PageSize, window
 from app.services.jobs import JobScope, excludes_deleted, job_listing, job_ordering
@@ -44,6 +46,8 @@ JobStatus = describe_values(
     },
 )
 T = TypeVar("T")
+ACTIVE_STATUSES = (JobStatus.WAITING, JobStatus.IN_PROGRESS)
+CHANGERS = frozenset({Role.ANALYZE, Role.ORGADMIN})  # may cancel and delete jobs
 
 
 @strawberry.type(description="Where a page sits in its listing, in Relay's terms.")
@@ -293,6 +297,14 @@ class Job:
     created_by: str = strawberry.field(description="Login of the submitter.")
     updated_at: datetime | None = strawberry.field(description="Last change of status.")
     updated_by: str | None = strawberry.field(description="Who made the last change.")
+    priority: JobPriority = strawberry.field(description="How soon it is claimed.")
+    attempt: int = strawberry.field(
+        description="Attempts started so far (0 until a worker claims it)."
+    )
+    max_attempts: int = strawberry.field(
+        description="Attempts it may take: retryable failures and lost leases queue it again "
+        "while attempts are left."
+    )
     attachment_id: strawberry.Private[str | None]
 
     @classmethod
@@ -316,8 +328,39 @@ class Job:
             created_by=row.created_by,
             updated_at=row.updated_at,
             updated_by=row.updated_by,
+            priority=JobPriority(row.priority),
+            attempt=row.attempt,
+            max_attempts=row.max_attempts,
             attachment_id=row.attachment_id,
         )
+
+    @strawberry.field(description="Its place in the queue; null once it has finished.")
+    async def queue(self, info: Info) -> JobQueueInfo | None:
+        if self.status not in ACTIVE_STATUSES:
+            return None
+        view = await info.context.loaders.queue_by_job_id.load(self.id)
+        if view is None:
+            return None
+        row = view.row
+        return JobQueueInfo(
+            state=QueueState(row.state),
+            reason=QueueReason(view.reason) if view.reason else None,
+            available_at=row.available_at,
+            worker_id=row.worker_id,
+            lease_expires_at=row.lease_expires_at,
+            last_heartbeat_at=row.last_heartbeat_at,
+            cancel_requested=row.cancel_requested,
+        )
+
+    @strawberry.field(description="Whether the caller may cancel it now (cancelJob).")
+    def viewer_can_cancel(self, info: Info) -> bool:
+        roles = info.context.principal.roles
+        return bool(roles & CHANGERS) and self.status in ACTIVE_STATUSES
+
+    @strawberry.field(description="Whether the caller may delete it now (deleteJob).")
+    def viewer_can_delete(self, info: Info) -> bool:
+        roles = info.context.principal.roles
+        return bool(roles & CHANGERS) and self.status is not JobStatus.DELETED
 
     # Relations return their loader's future, mapped (see app/graphql/loaded.py): no coroutine
     # and no task per job; `graphql_type` says what the future holds.
@@ -386,6 +429,19 @@ class Analyzer:
     )
     enabled: bool = strawberry.field(description="Whether it accepts new jobs.")
     created_at: datetime = strawberry.field(description="When it was enabled here.")
+    rate: int | None = strawberry.field(
+        description="At most this many starts per rateUnit, fleet-wide; further jobs wait."
+    )
+    rate_unit: RateUnit | None = strawberry.field(description="The rate's unit.")
+    max_concurrent: int | None = strawberry.field(
+        description="At most this many of its jobs claimed at once, fleet-wide."
+    )
+    max_attempts: int = strawberry.field(
+        description="Attempts per job (default 1: a failure is final, as in Cortex)."
+    )
+    timeout_seconds: int = strawberry.field(
+        description="Run time per attempt (default 1800): past it the job ends TIMEOUT."
+    )
 
     @classmethod
     def from_row(cls, row: Any) -> Analyzer:
@@ -403,7 +459,16 @@ class Analyzer:
             job_cache_minutes=row.job_cache_minutes,
             enabled=row.enabled,
             created_at=row.created_at,
+            rate=row.rate,
+            rate_unit=RateUnit(row.rate_unit) if row.rate_unit else None,
+            max_concurrent=row.max_concurrent,
+            max_attempts=row.max_attempts,
+            timeout_seconds=row.timeout_seconds,
         )
+
+    @strawberry.field(description="Its jobs QUEUED now.")
+    async def queue_depth(self, info: Info) -> int:
+        return await info.context.loaders.queue_depth_by_analyzer_id.load(self.id) or 0
 
     @strawberry.field(description="Its newest job (its last execution); deleted jobs aside.")
     async def last_job(self, info: Info) -> Job | None:

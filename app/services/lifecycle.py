@@ -337,3 +337,32 @@ def _artifact(job_id: str, artifact: ArtifactData) -> dict[str, Any]:
         "message": artifact.message,
         "tags": list(artifact.tags),
     }
+
+
+async def cancel_matching(
+    db: Database,
+    *,
+    organization: str,
+    predicate: ColumnElement[bool],
+    actor: str,
+    reason: str | None = None,
+) -> list[str]:
+    """Cancels the organization's WAITING and IN_PROGRESS jobs that match, each with its
+    event, in one transaction; returns their ids. A job that moved on meanwhile is left."""
+    active = [status.value for status in ACTIVE]
+    query = select(jobs.c.id).where(
+        jobs.c.organization_id == organization, jobs.c.status.in_(active), predicate
+    )
+    cancelled = []
+    async with db.write() as conn:
+        for job_id in list((await conn.execute(query.order_by(jobs.c.id))).scalars()):
+            if conn.dialect.name == "postgresql":
+                await lock_queue_row(conn, job_id)
+            change = Change(organization, job_id, actor, reason)
+            try:
+                moved = await _attempt(conn, Action.CANCEL, change, None)
+            except Conflict:  # it finished between the listing and its turn
+                continue
+            if moved is not None and moved.status == JobStatus.CANCELLED:
+                cancelled.append(job_id)
+    return cancelled

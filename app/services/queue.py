@@ -93,14 +93,16 @@ class Claimed:
 
 @dataclass(frozen=True, slots=True)
 class _Limits:
-    """One analyzer as a claim sees it: how many of its jobs this claim may take, and when
-    the limit that stopped it lifts (seconds; None: when a running job ends)."""
+    """One analyzer as a claim sees it: how many of its jobs this claim may take, whether a
+    limit (not the claim's `max`) set that, and when the limit lifts (seconds; None: when
+    one of its running jobs ends)."""
 
     analyzer_id: str
     cap: int
     timeout_seconds: int
     rate_limited: bool
-    held_for: float | None = None
+    held: bool = False
+    lifts_in: float | None = None
 
 
 def check_claim(request: ClaimRequest) -> None:
@@ -142,10 +144,13 @@ async def _claim_once(db: Database, request: ClaimRequest) -> Claimed:
         picked = await _pick(conn, request, limits, now)
         leases = await _lease(conn, request, limits, picked, now) if picked else []
         await _seen(conn, request, now)
-    held = [limit.held_for for limit in limits if limit.cap == 0]
-    retry = None
-    if held and len(leases) < request.max_jobs:
-        retry = max(1, int(min((h if h is not None else 1.0) for h in held) + 0.999))
+    taken = [lease.job.analyzer_id for lease in leases]
+    held = [
+        limit.lifts_in or 1.0
+        for limit in limits
+        if limit.held and taken.count(limit.analyzer_id) >= limit.cap
+    ]
+    retry = max(1, int(min(held) + 0.999)) if held else None
     return Claimed(leases, retry)
 
 
@@ -194,7 +199,7 @@ async def _running(conn: AsyncConnection, analyzer_ids: list[str]) -> dict[str, 
 async def _limit_of(
     conn: AsyncConnection, row: Row[Any], wanted: int, running: dict[str, int], now: datetime
 ) -> _Limits:
-    cap, held_for = wanted, None
+    cap, lifts_in = wanted, None
     if row.max_concurrent:
         cap = min(cap, max(0, row.max_concurrent - running.get(row.id, 0)))
     if row.rate and row.rate_unit:
@@ -204,10 +209,10 @@ async def _limit_of(
         await conn.execute(delete(queue_starts).where(mine, queue_starts.c.at <= now - unit))
         counted = select(func.count(), func.min(queue_starts.c.at)).where(mine)
         starts, oldest = (await conn.execute(counted)).one()
-        if starts >= row.rate:
-            held_for = ((oldest + unit) - now).total_seconds() if oldest else None
+        if starts + cap >= row.rate:  # this claim may use up the window: it lifts then
+            lifts_in = ((oldest or now) + unit - now).total_seconds()
         cap = min(cap, max(0, row.rate - starts))
-    return _Limits(row.id, cap, row.timeout_seconds, bool(row.rate), held_for)
+    return _Limits(row.id, cap, row.timeout_seconds, bool(row.rate), cap < wanted, lifts_in)
 
 
 async def _pick(
