@@ -24,6 +24,7 @@ from app.main import create_app
 from app.services.attachments import attachments_by_id, download_path, lock_contents
 from app.services.users import create_api_key
 from tests.mutation_support import PURGE, database, job_ids
+from tests.queue_support import COMPLETE, REPORT, claim, codes, lease_of, new_analyzer, worker_key
 from tests.served import serve
 from tests.support import KEYS, Env
 
@@ -483,6 +484,79 @@ async def test_uploads_are_logged(env: Env, caplog: pytest.LogCaptureFixture) ->
     [record] = [r for r in caplog.records if r.name == "jobql.attachments"]
     message = record.getMessage()
     assert body["id"] in message and "analyst@demo" in message and body["sha256"] in message
+
+
+# --- through GraphQL: a job of the uploaded file, a worker's produced file -------------------
+
+_FILE_JOB = """
+mutation($input: SubmitJobInput!) {
+  submitJob(input: $input) {
+    deduplicated
+    job { id attachment { id name size contentType sha256 sha1 md5 hashes downloadUrl } }
+  }
+}
+"""
+_ARTIFACT_FILES = """
+query($id: ID!) {
+  job(id: $id) { report { artifacts { dataType attachment { id name sha256 downloadUrl } } } }
+}
+"""
+
+
+async def _submit_file(env: Env, analyzer_id: str, attachment_id: str) -> dict[str, Any]:
+    """The whole response of submitJob for a file, by the demo analyst."""
+    job_input = {"analyzerId": analyzer_id, "dataType": "file", "attachmentId": attachment_id}
+    return await env.gql(_FILE_JOB, {"input": job_input}, key="demo.analyze")
+
+
+async def test_an_uploaded_file_is_submitted_and_read_back_through_graphql(env: Env) -> None:
+    analyzer = await new_analyzer(env)
+    body = await created(env, EICAR, name="eicar.com", headers={"Content-Type": "text/plain"})
+    answer = await _submit_file(env, analyzer, body["id"])
+    attachment = answer["data"]["submitJob"]["job"]["attachment"]
+    assert {k: attachment[k] for k in FIELDS} == body
+    assert attachment["hashes"] == [body["sha256"], body["sha1"], body["md5"]]
+    assert (await env.client.get(attachment["downloadUrl"])).content == EICAR
+
+
+async def test_the_same_bytes_uploaded_twice_make_one_job_in_flight(env: Env) -> None:
+    # The job cache and its de-duplication key on the file's sha256, never the attachment id.
+    analyzer = await new_analyzer(env)
+    content = secrets.token_bytes(1000)
+    first, second = [(await created(env, content, name=f"{n}.bin"))["id"] for n in "ab"]
+    one = (await _submit_file(env, analyzer, first))["data"]["submitJob"]
+    two = (await _submit_file(env, analyzer, second))["data"]["submitJob"]
+    assert two["deduplicated"] is True and two["job"]["id"] == one["job"]["id"]
+
+
+async def test_another_organizations_attachment_cannot_be_submitted(env: Env) -> None:
+    analyzer = await new_analyzer(env)
+    body = await created(env, b"acme only", key="acme.analyze")
+    foreign = await _submit_file(env, analyzer, body["id"])
+    assert codes(foreign) == [("BAD_USER_INPUT", "input.attachmentId")]
+    unknown = await _submit_file(env, analyzer, "0" * 20)
+    # Answered as an id that does not exist: nothing says that it exists elsewhere.
+    message = foreign["errors"][0]["message"].replace(body["id"], "0" * 20)
+    assert message == unknown["errors"][0]["message"]
+
+
+async def test_a_worker_attaches_a_file_it_produced_to_an_artifact(env: Env) -> None:
+    analyzer = await new_analyzer(env)
+    sample = await created(env, secrets.token_bytes(500), name="sample.exe")
+    assert "errors" not in await _submit_file(env, analyzer, sample["id"])
+    key = await worker_key(env)
+    [lease] = (await claim(env, key, analyzer))["leases"]
+    produced = await created(env, b"unpacked payload", name="payload.bin", key=key)
+    report = {**REPORT, "artifacts": [{"dataType": "file", "attachmentId": produced["id"]}]}
+    await env.data(COMPLETE, {"lease": lease_of(lease), "report": report}, key=key)
+    job = (await env.data(_ARTIFACT_FILES, {"id": lease["job"]["id"]}))["job"]
+    [artifact] = job["report"]["artifacts"]
+    assert (artifact["attachment"]["id"], artifact["attachment"]["name"]) == (
+        produced["id"],
+        "payload.bin",
+    )
+    served = await env.client.get(artifact["attachment"]["downloadUrl"])
+    assert served.content == b"unpacked payload"
 
 
 # --- purge versus upload -------------------------------------------------------------------
