@@ -2,8 +2,8 @@
 
 Everything that can refuse the request without its body does so before reading a byte of
 it: the key (401), its rate (429), its role (403), a declared size over the limit (413), the
-file name and media type (400). Such a refusal closes the connection, since the unread body
-would otherwise be taken for the next request.
+file name and media type (400, or 415 for a form). Such a refusal closes the connection, since
+the unread body would otherwise be taken for the next request.
 """
 
 from __future__ import annotations
