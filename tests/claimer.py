@@ -48,9 +48,13 @@ def main() -> int:
                 "leaseSeconds": args.lease,
                 "waitSeconds": args.wait,
             }
-            body = client.post(
+            response = client.post(
                 "/graphql", json={"query": CLAIM, "variables": {"input": claim_input}}
-            ).json()
+            )
+            if response.status_code == 503:  # busy: back off as Retry-After says, then again
+                time.sleep(float(response.headers.get("Retry-After", "1")))
+                continue
+            body = response.json()
             if "errors" in body:
                 print(body["errors"], file=sys.stderr)
                 return 1
