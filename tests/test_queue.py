@@ -349,3 +349,63 @@ async def test_workers_query(env: Env) -> None:
         ("w1", "runner-a@demo", [analyzer], 1)
     ]
     assert (await env.data("{ workers { id } }", key="acme.admin"))["workers"] == []
+
+
+async def test_a_claim_takes_exactly_max_under_any_plan(env: Env) -> None:
+    """The classic SKIP LOCKED bug: `WHERE id IN (SELECT … LIMIT n FOR UPDATE SKIP LOCKED)`
+    under a nested-loop plan may run the subquery again and update more than n rows. jobql
+    updates exactly the ids it picked; the planner is pushed to nested loops to show it."""
+    if env.backend == "postgres":
+        database_name = env.settings.database_url.rsplit("/", 1)[1]
+        async with database(env).write() as conn:
+            for knob in ("enable_hashjoin", "enable_mergejoin", "enable_material"):
+                await conn.exec_driver_sql(f'ALTER DATABASE "{database_name}" SET {knob} = off')
+        await database(env).engine.dispose()  # new connections take the settings
+    analyzer = await new_analyzer(env)
+    key = await worker_key(env)
+    for i in range(20):
+        await submit(env, analyzer, data=f"192.0.2.{i}")
+    leases = (await claim(env, key, analyzer, max=5))["leases"]
+    assert len(leases) == 5
+    running = f'analyzerId = "{analyzer}" and status = "IN_PROGRESS"'
+    data = await env.data("query($t: String!) { jobs(tql: $t) { totalCount } }", {"t": running})
+    assert data["jobs"]["totalCount"] == 5
+
+
+CLAIM_ONLY = """mutation($input: ClaimJobsInput!) {
+  claimJobs(input: $input) { leases { leaseToken job { id } } } }"""
+COMPLETE_ONLY = """mutation($lease: LeaseRef!, $report: ReportInput!) {
+  completeJob(lease: $lease, report: $report) { id } }"""
+HEARTBEAT_ONLY = "mutation($leases: [LeaseRef!]!) { heartbeat(leases: $leases) { state } }"
+
+
+async def test_claims_heartbeats_and_completions_cost_fixed_statements(env: Env) -> None:
+    """Per call, never per job: a claim of 1 or 10 jobs, a heartbeat of 1 or 10 leases.
+    (The key check counts: the principal cache is off in tests.)"""
+    analyzer = await new_analyzer(env)
+    key = await worker_key(env)
+    for i in range(11):
+        await submit(env, analyzer, data=f"192.0.2.{i}")
+    counted: dict[str, list[int]] = {"claim": [], "heartbeat": [], "complete": []}
+    leases: list[dict[str, object]] = []
+    for size in (1, 10):
+        claim_input = {"workerId": "w1", "analyzerIds": [analyzer], "max": size}
+        with env.statements() as seen:
+            got = (await env.data(CLAIM_ONLY, {"input": claim_input}, key=key))["claimJobs"]
+        counted["claim"].append(len(seen))
+        refs = [
+            {"jobId": lease["job"]["id"], "leaseToken": lease["leaseToken"]}
+            for lease in got["leases"]
+        ]
+        assert len(refs) == size
+        with env.statements() as seen:
+            await env.data(HEARTBEAT_ONLY, {"leases": refs}, key=key)
+        counted["heartbeat"].append(len(seen))
+        leases += refs
+    with env.statements() as seen:
+        await env.data(COMPLETE_ONLY, {"lease": leases[0], "report": REPORT}, key=key)
+    counted["complete"].append(len(seen))
+    # claim: key, analyzers, pick, jobs, events, queue rows, worker seen; heartbeat: key, leases,
+    # renew, worker seen; complete: key, queue row, job (twice), status, event, queue row gone,
+    # report, artifacts.
+    assert counted == {"claim": [7, 7], "heartbeat": [4, 4], "complete": [9]}

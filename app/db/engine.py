@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -37,6 +39,10 @@ class Database:
             else self.engine.execution_options(isolation_level="AUTOCOMMIT")
         )
         self.raw = RawReader(self)  # compiled queries read through it
+        # SQLite has one writer per file. Writers of this process take turns here, in order,
+        # so only one of them at a time waits on the file lock (SQLite's busy handler is not
+        # fair: under load, many waiting connections starve some past the busy timeout).
+        self._sqlite_writer = asyncio.Lock() if self.dialect == "sqlite" else None
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncConnection]:
@@ -52,7 +58,10 @@ class Database:
     @asynccontextmanager
     async def write(self) -> AsyncIterator[AsyncConnection]:
         """A transaction that takes the write lock up front on SQLite (BEGIN IMMEDIATE)."""
-        async with self.engine.connect() as conn:
+        async with contextlib.AsyncExitStack() as stack:
+            if self._sqlite_writer is not None:
+                await stack.enter_async_context(self._sqlite_writer)
+            conn = await stack.enter_async_context(self.engine.connect())
             await conn.execution_options(**{WRITE: True})
             async with conn.begin():
                 yield conn

@@ -30,6 +30,17 @@ from app.services import leases as lease_service
 from app.tql import JOB_FIELDS
 
 IDEMPOTENCY_HEADER = "idempotency-key"
+Input = Annotated[SubmitJobInput, strawberry.argument(description="What to run, on what.")]
+Inputs = Annotated[
+    list[SubmitJobInput], strawberry.argument(description="The submissions, at most 100.")
+]
+Claim = Annotated[ClaimJobsInput, strawberry.argument(description="What to claim.")]
+Lease = Annotated[LeaseRef, strawberry.argument(description="The lease the claim returned.")]
+Leases = Annotated[list[LeaseRef], strawberry.argument(description="The leases to extend.")]
+Report = Annotated[ReportInput, strawberry.argument(description="The analyzer's findings.")]
+Settings = Annotated[
+    AnalyzerSettingsInput, strawberry.argument(description="The settings to change.")
+]
 MAX_ERROR_MESSAGE = 10_000
 MAX_HEARTBEAT = 100
 
@@ -105,7 +116,7 @@ class QueueMutation:
         "the analyzer's queue depth cap it is RATE_LIMITED; limits otherwise make jobs wait.",
         extensions=guarded(Role.ANALYZE, Role.ORGADMIN),
     )
-    async def submit_job(self, info: Info, input: SubmitJobInput) -> SubmitJobPayload:
+    async def submit_job(self, info: Info, input: Input) -> SubmitJobPayload:
         header = info.context.request.headers.get(IDEMPOTENCY_HEADER)
         if header is not None and input.idempotency_key not in (None, header):
             raise BadUserInput(
@@ -120,7 +131,7 @@ class QueueMutation:
         "go on.",
         extensions=guarded(Role.ANALYZE, Role.ORGADMIN),
     )
-    async def submit_jobs(self, info: Info, inputs: list[SubmitJobInput]) -> list[SubmitJobResult]:
+    async def submit_jobs(self, info: Info, inputs: Inputs) -> list[SubmitJobResult]:
         if len(inputs) > submission.MAX_BATCH:
             message = f"At most {submission.MAX_BATCH} inputs per call"
             raise BadUserInput(message, argument="inputs")
@@ -170,7 +181,7 @@ class QueueMutation:
         "available. Analyzer limits (rate, maxConcurrent) are applied here, fleet-wide.",
         extensions=guarded(Role.WORKER),
     )
-    async def claim_jobs(self, info: Info, input: ClaimJobsInput) -> ClaimJobsPayload:
+    async def claim_jobs(self, info: Info, input: Claim) -> ClaimJobsPayload:
         principal = _principal(info)
         request = queue.ClaimRequest(
             organization=principal.organization,
@@ -202,7 +213,7 @@ class QueueMutation:
         "expired or was superseded).",
         extensions=guarded(Role.WORKER),
     )
-    async def heartbeat(self, info: Info, leases: list[LeaseRef]) -> list[LeaseStatus]:
+    async def heartbeat(self, info: Info, leases: Leases) -> list[LeaseStatus]:
         if not 0 < len(leases) <= MAX_HEARTBEAT:
             raise BadUserInput(f"1 to {MAX_HEARTBEAT} leases", argument="leases")
         answers = await lease_service.heartbeat(
@@ -226,7 +237,7 @@ class QueueMutation:
         "with one lease returns the job unchanged.",
         extensions=guarded(Role.WORKER),
     )
-    async def complete_job(self, info: Info, lease: LeaseRef, report: ReportInput) -> Job:
+    async def complete_job(self, info: Info, lease: Lease, report: Report) -> Job:
         if report.full is not None and not isinstance(report.full, dict):
             raise BadUserInput("full: a JSON object, or null", argument="report.full")
         principal = _principal(info)
@@ -248,7 +259,7 @@ class QueueMutation:
     async def fail_job(
         self,
         info: Info,
-        lease: LeaseRef,
+        lease: Lease,
         error_message: Annotated[str, strawberry.argument(description="What went wrong.")],
         retryable: Annotated[
             bool, strawberry.argument(description="Whether another attempt may succeed.")
@@ -273,7 +284,7 @@ class QueueMutation:
         "again, no attempt spent. Fenced by the lease as completeJob is.",
         extensions=guarded(Role.WORKER),
     )
-    async def release_job(self, info: Info, lease: LeaseRef) -> Job:
+    async def release_job(self, info: Info, lease: Lease) -> Job:
         principal = _principal(info)
         row = await lease_service.release(
             info.context.db,
@@ -293,7 +304,7 @@ class QueueMutation:
         self,
         info: Info,
         id: Annotated[strawberry.ID, strawberry.argument(description="The analyzer's id.")],
-        settings: AnalyzerSettingsInput,
+        settings: Settings,
     ) -> Analyzer:
         row = await analyzers.update_settings(
             info.context.db,

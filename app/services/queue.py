@@ -144,14 +144,32 @@ async def _claim_once(db: Database, request: ClaimRequest) -> Claimed:
         picked = await _pick(conn, request, limits, now)
         leases = await _lease(conn, request, limits, picked, now) if picked else []
         await _seen(conn, request, now)
-    taken = [lease.job.analyzer_id for lease in leases]
-    held = [
-        limit.lifts_in or 1.0
-        for limit in limits
-        if limit.held and taken.count(limit.analyzer_id) >= limit.cap
-    ]
-    retry = max(1, int(min(held) + 0.999)) if held else None
+        taken = [lease.job.analyzer_id for lease in leases]
+        held = [
+            limit for limit in limits if limit.held and taken.count(limit.analyzer_id) >= limit.cap
+        ]
+        held = await _with_work_left(conn, request, held, now) if held else []
+    lifts = [limit.lifts_in or 1.0 for limit in held]
+    retry = max(1, int(min(lifts) + 0.999)) if lifts else None
     return Claimed(leases, retry)
+
+
+async def _with_work_left(
+    conn: AsyncConnection, request: ClaimRequest, held: list[_Limits], now: datetime
+) -> list[_Limits]:
+    """The limited analyzers that still have queued jobs: only those held work back."""
+    query = (
+        select(job_queue.c.analyzer_id)
+        .where(
+            job_queue.c.organization_id == request.organization,
+            job_queue.c.analyzer_id.in_([limit.analyzer_id for limit in held]),
+            job_queue.c.state == QUEUED,
+            job_queue.c.available_at <= now,
+        )
+        .distinct()
+    )
+    waiting = set((await conn.execute(query)).scalars())
+    return [limit for limit in held if limit.analyzer_id in waiting]
 
 
 async def _limits(conn: AsyncConnection, request: ClaimRequest, now: datetime) -> list[_Limits]:

@@ -28,7 +28,7 @@ async def queue_views(
     """Each job's queue row, with the reason a QUEUED one is held back, if any."""
     query = (
         select(*job_queue.c, analyzers.c.rate, analyzers.c.rate_unit, analyzers.c.max_concurrent)
-        .join(analyzers, analyzers.c.id == job_queue.c.analyzer_id)
+        .outerjoin(analyzers, analyzers.c.id == job_queue.c.analyzer_id)
         .where(
             job_queue.c.organization_id == organization,
             any_of(db.dialect, job_queue.c.job_id, job_ids),
