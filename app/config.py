@@ -45,6 +45,8 @@ class Settings(BaseSettings):
     tql_max_in_values: int = Field(default=500, ge=1)
     tql_max_depth: int = Field(default=32, ge=1)
     tql_max_terms: int = Field(default=200, ge=1)
+    # POST /attachments: larger files are refused with 413 and leave nothing behind.
+    max_upload_bytes: int = Field(default=100 * 1024 * 1024, ge=1)
     download_url_max_seconds: int = Field(default=24 * 3600, ge=1)
     # Hardening (issue 7; docs/http.md): hostile input is refused early and cheaply.
     max_node_budget: int = Field(default=25_000, ge=1)  # Σ over connections of Π first/last

@@ -46,6 +46,12 @@ class Conflict(DomainError):
     code = "CONFLICT"
 
 
+class PayloadTooLarge(DomainError):
+    """More bytes than a limit allows (an upload past JOBQL_MAX_UPLOAD_BYTES): HTTP 413."""
+
+    code = "PAYLOAD_TOO_LARGE"
+
+
 class QueryTooComplex(DomainError):
     code = "QUERY_TOO_COMPLEX"
 

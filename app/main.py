@@ -22,6 +22,7 @@ from app.services.attachments import open_download
 from app.services.queue import Wakeup
 from app.services.sweeper import run_forever
 from app.signing import load_signer
+from app.uploads import UploadEndpoint
 
 
 def create_app(settings: Settings | None = None) -> Starlette:
@@ -83,6 +84,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         routes=[
             Route("/graphql", endpoint, methods=["GET", "POST"]),
             Mount("/graphql/assets", explorer.explorer_assets()),
+            Route("/attachments", UploadEndpoint(endpoint, blobs), methods=["POST"]),
             Route("/attachments/{attachment_id}/download", download, methods=["GET"]),
             Route("/healthz", health, methods=["GET"]),
         ],

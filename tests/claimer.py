@@ -14,6 +14,7 @@ import argparse
 import os
 import sys
 import time
+from typing import Any
 
 import httpx
 
@@ -21,6 +22,15 @@ CLAIM = """mutation($input: ClaimJobsInput!) { claimJobs(input: $input) {
   retryAfterSeconds leases { leaseToken job { id } } } }"""
 COMPLETE = """mutation($lease: LeaseRef!) { completeJob(lease: $lease, report: {taxonomies: [
   {level: SAFE, namespace: "Race", predicate: "Ran", value: "once"}]}) { id } }"""
+
+
+def post(client: httpx.Client, query: str, variables: dict[str, Any]) -> Any:
+    """The answer's body; a busy server (503) is asked again after its Retry-After."""
+    while True:
+        response = client.post("/graphql", json={"query": query, "variables": variables})
+        if response.status_code != 503:
+            return response.json()
+        time.sleep(float(response.headers.get("Retry-After", "1")))
 
 
 def main() -> int:
@@ -48,9 +58,7 @@ def main() -> int:
                 "leaseSeconds": args.lease,
                 "waitSeconds": args.wait,
             }
-            body = client.post(
-                "/graphql", json={"query": CLAIM, "variables": {"input": claim_input}}
-            ).json()
+            body = post(client, CLAIM, {"input": claim_input})
             if "errors" in body:
                 print(body["errors"], file=sys.stderr)
                 return 1
@@ -65,9 +73,7 @@ def main() -> int:
             if not args.no_complete:
                 for lease in leases:
                     ref = {"jobId": lease["job"]["id"], "leaseToken": lease["leaseToken"]}
-                    done = client.post(
-                        "/graphql", json={"query": COMPLETE, "variables": {"lease": ref}}
-                    ).json()
+                    done = post(client, COMPLETE, {"lease": ref})
                     if "errors" in done:
                         print(done["errors"], file=sys.stderr)
                         return 1

@@ -9,7 +9,7 @@ APP = Path(__file__).parents[1] / "app"
 
 # package -> app packages it must never import
 FORBIDDEN = {
-    "services": {"app.graphql", "app.main", "app.http", "app.cli"},
+    "services": {"app.graphql", "app.main", "app.http", "app.uploads", "app.cli"},
     "tql": {"app.graphql", "app.services", "app.main", "app.http", "app.cli"},
     "db": {"app.graphql", "app.services", "app.tql", "app.main", "app.http", "app.cli"},
     "pagination.py": {"app.graphql", "app.services", "app.db", "app.main", "app.http"},

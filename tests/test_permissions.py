@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 from graphql import (
+    GraphQLEnumType,
     GraphQLField,
+    GraphQLInputObjectType,
+    GraphQLList,
     GraphQLNonNull,
     GraphQLObjectType,
     GraphQLSchema,
@@ -24,6 +28,15 @@ CONTRACT = {
     "deleteJob": ["ANALYZE", "ORGADMIN"],
     "deleteJobs": ["ORGADMIN"],
     "purgeJob": ["ORGADMIN"],
+    "submitJob": ["ANALYZE", "ORGADMIN"],
+    "submitJobs": ["ANALYZE", "ORGADMIN"],
+    "cancelJobs": ["ORGADMIN"],
+    "claimJobs": ["WORKER"],
+    "heartbeat": ["WORKER"],
+    "completeJob": ["WORKER"],
+    "failJob": ["WORKER"],
+    "releaseJob": ["WORKER"],
+    "updateAnalyzer": ["ORGADMIN"],
 }
 # Who holds which roles in the demo data.
 KEY_ROLES = {"demo.read": {"READ"}, "demo.analyze": {"READ", "ANALYZE"}}
@@ -90,4 +103,20 @@ def _call(name: str, field: GraphQLField) -> tuple[str, dict[str, object]]:
     )
     head = f"mutation({declared})" if declared else "mutation"
     call = f"{name}({passed})" if passed else name
-    return f"{head} {{ {call}{selection} }}", {arg: "f" * 20 for arg in required}
+    values = {arg: _value(spec.type) for arg, spec in required.items()}
+    return f"{head} {{ {call}{selection} }}", values
+
+
+def _value(kind: Any) -> Any:
+    """A value that coerces to `kind`, so the guard, not coercion, answers: every required
+    field of an input object filled in, recursively."""
+    if isinstance(kind, GraphQLNonNull):
+        kind = kind.of_type
+    if isinstance(kind, GraphQLList):
+        return [_value(kind.of_type)]
+    if isinstance(kind, GraphQLInputObjectType):
+        fields = kind.fields.items()
+        return {n: _value(f.type) for n, f in fields if isinstance(f.type, GraphQLNonNull)}
+    if isinstance(kind, GraphQLEnumType):
+        return next(iter(kind.values))
+    return {"Int": 1, "Boolean": False}.get(kind.name, "f" * 20)

@@ -18,13 +18,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from sqlalchemy import func, select
 
 from app.db.ids import new_id
 from app.db.models import job_events, job_queue, jobs, reports
-from tests.live_server import free_port, jobql_command, read_logs, server_env, stop
+from tests.live_server import free_port, jobql_command, read_logs, server_env, stop, wait_until_up
 from tests.mutation_support import database
 from tests.queue_support import new_analyzer, worker_key
 from tests.support import Env
@@ -53,23 +52,11 @@ def servers(env: Env, workdir: Path, count: int = 2, **settings: str) -> Iterato
                 )
             urls.append(f"http://127.0.0.1:{port}")
         for url, process in zip(urls, processes, strict=True):
-            _wait_up(url, process, workdir)
+            wait_until_up(url, process, workdir)
         yield urls
     finally:
         for process in processes:
             stop(process)
-
-
-def _wait_up(url: str, process: subprocess.Popen[bytes], workdir: Path) -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"jobql serve exited:\n{read_logs(workdir)}")
-        with contextlib.suppress(httpx.TransportError):
-            httpx.get(f"{url}/healthz", timeout=2)
-            return
-        time.sleep(0.2)
-    raise RuntimeError(f"jobql serve did not start:\n{read_logs(workdir)}")
 
 
 def claimer(url: str, key: str, analyzer: str, out: Path, *more: str) -> subprocess.Popen[bytes]:

@@ -29,6 +29,7 @@ from app.blobs import BlobStore
 from app.db.engine import Database
 from app.db.models import artifacts, attachments, job_events, jobs
 from app.db.types import UTCDateTime
+from app.services.attachments import remove_unused_blobs
 from app.services.jobs import FINISHED, JobStatus
 from app.services.lifecycle import RULES, Action, Change, find_job, where_job
 
@@ -119,9 +120,9 @@ async def purge_job(
         await conn.execute(delete(jobs).where(where_job(change)))
         freed = await _drop_unused_attachments(conn, organization, candidates)
     log.info("job %s of %s purged by %s", job_id, organization, actor)
-    # Only after commit: a rolled-back purge must not have lost any file.
-    for sha256 in freed - await _blobs_in_use(db, freed):
-        blobs.delete(sha256)
+    # Only after commit: a rolled-back purge must not have lost any file. Under the contents'
+    # locks, so an upload of the same bytes racing this purge keeps its file.
+    await remove_unused_blobs(db, blobs, freed)
 
 
 async def _attachments_of(conn: AsyncConnection, job: Row[Any]) -> set[str]:
@@ -149,12 +150,3 @@ async def _drop_unused_attachments(
         .returning(attachments.c.sha256)
     )
     return set((await conn.execute(query)).scalars())
-
-
-async def _blobs_in_use(db: Database, sha256s: set[str]) -> set[str]:
-    """Which of these blobs an attachment row (of any organization) still points at."""
-    if not sha256s:
-        return set()
-    query = select(attachments.c.sha256).where(attachments.c.sha256.in_(sha256s)).distinct()
-    async with db.read() as conn:
-        return set((await conn.execute(query)).scalars())
