@@ -4,10 +4,14 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
+DEMO_PORT ?= 8000
+
 .PHONY: demo test lint deps
 
+# The server and, beside it, the reference worker: `jobql demo` stops both in order on Ctrl-C
+# (the worker first, so that it hands its jobs back while the server still answers).
 demo: deps
-	$(BIN)/jobql serve --demo
+	$(BIN)/jobql demo --port $(DEMO_PORT)
 
 test: deps
 	$(BIN)/ruff check .

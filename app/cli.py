@@ -1,4 +1,4 @@
-"""The `jobql` command: serve, migrate, seed, make API keys, export the schema."""
+"""The `jobql` command: serve, migrate, seed, make API keys, export the schema, run a worker."""
 
 from __future__ import annotations
 
@@ -36,6 +36,17 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--workers", type=int, default=1)
     serve.set_defaults(run=_serve)
 
+    demo = commands.add_parser(
+        "demo",
+        help="serve --demo with the reference worker beside it (what `make demo` runs)",
+        description="Runs `jobql serve --demo` and `jobql worker` with the demo organization's "
+        "WORKER key. Ctrl-C (or SIGTERM) stops the worker first, so it hands its jobs back, "
+        "then the server; when the server stops, the worker stops too.",
+    )
+    demo.add_argument("--host", default="127.0.0.1")
+    demo.add_argument("--port", type=int, default=8000)
+    demo.set_defaults(run=_demo)
+
     db = commands.add_parser("db", help="database maintenance").add_subparsers(required=True)
     db.add_parser("upgrade", help="apply the migrations").set_defaults(run=_db_upgrade)
 
@@ -53,7 +64,71 @@ def _parser() -> argparse.ArgumentParser:
     create.set_defaults(run=_apikey_create)
 
     commands.add_parser("export-schema", help="print the SDL").set_defaults(run=_export_schema)
+    _worker_parser(commands)
     return parser
+
+
+def _worker_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    from app.worker.analyzers import BUILT_INS
+
+    worker = commands.add_parser(
+        "worker",
+        help="run the built-in analyzers on the server's jobs",
+        description="Claims jobs of the built-in analyzers (" + ", ".join(BUILT_INS) + ") from "
+        "a jobql server, runs them offline and reports; SIGTERM or SIGINT releases the jobs it "
+        "holds (back to the queue, attempt not spent) and exits 0. See docs/worker.md.",
+    )
+    worker.add_argument("--url", required=True, help="the server, e.g. http://127.0.0.1:8000")
+    worker.add_argument("--key", required=True, help="an API key with the WORKER role")
+    worker.add_argument(
+        "--analyzers",
+        type=lambda text: [part.strip() for part in text.split(",") if part.strip()],
+        default=[],
+        metavar="NAMES",
+        help="comma-separated analyzer names or ids to run (default: every analyzer of the "
+        "organization named like a built-in)",
+    )
+    worker.add_argument(
+        "--concurrency", type=_positive, default=4, metavar="N", help="jobs run at once (default 4)"
+    )
+    worker.add_argument(
+        "--lease-seconds",
+        type=_positive,
+        default=60,
+        metavar="S",
+        help="lease asked for each claim; heartbeats come every third of it (default 60)",
+    )
+    worker.add_argument(
+        "--wait-seconds",
+        type=_wait_seconds,
+        default=8,
+        metavar="S",
+        help="how long each claim waits on the server for work, 0 to 8 (default 8); on SIGTERM "
+        "a claim in flight is let finish, so this bounds how long stopping takes",
+    )
+    worker.add_argument(
+        "--worker-id",
+        default=None,
+        metavar="ID",
+        help="how the server knows this worker (default host-pid)",
+    )
+    worker.set_defaults(run=_worker)
+
+
+def _wait_seconds(text: str) -> int:
+    if not text.isdigit() or int(text) > 8:
+        raise argparse.ArgumentTypeError(f"expected 0 to 8 seconds, got {text!r}")
+    return int(text)
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
 
 
 def _roles(text: str) -> list[Role]:
@@ -139,6 +214,48 @@ def _apikey_create(args: argparse.Namespace) -> None:
             await db.dispose()
 
     print(asyncio.run(create()))
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from app.demo import run_demo
+    from app.seed.demo import demo_keys
+
+    key = next(u["key"] for u in demo_keys() if u["login"] == "worker@demo")
+    return run_demo(host=args.host, port=args.port, worker_key=key)
+
+
+def _worker(args: argparse.Namespace) -> int:
+    import logging
+    import socket
+
+    from app.worker.client import GraphQLClientHttpError
+    from app.worker.discovery import NothingToRun
+    from app.worker.runner import WorkerOptions, WorkerRefused, run_worker
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per request drowns the jobs'
+    options = WorkerOptions(
+        url=args.url,
+        key=args.key,
+        worker_id=args.worker_id or f"{socket.gethostname()}-{os.getpid()}",
+        analyzers=args.analyzers,
+        concurrency=args.concurrency,
+        lease_seconds=args.lease_seconds,
+        wait_seconds=args.wait_seconds,
+    )
+    try:
+        asyncio.run(run_worker(options))
+    except (NothingToRun, WorkerRefused) as error:
+        print(f"jobql worker: {error}", file=sys.stderr)
+        return 2
+    except GraphQLClientHttpError as error:
+        why = "the key is refused" if error.status_code in (401, 403) else "is it a jobql server?"
+        print(
+            f"jobql worker: HTTP {error.status_code} from {options.endpoint}: {why}",
+            file=sys.stderr,
+        )
+        return 2
+    return 0
 
 
 def _export_schema(_: argparse.Namespace) -> None:

@@ -42,6 +42,17 @@ def test_dependency_direction() -> None:
     assert not violations, violations
 
 
+def test_the_worker_is_a_client_only() -> None:
+    """app/worker talks to jobql over HTTP like any program would: it imports no server part."""
+    violations = [
+        f"{path.relative_to(APP)} imports {module}"
+        for path in _files("worker")
+        for module in _imports(path)
+        if (module == "app" or module.startswith("app.")) and not module.startswith("app.worker")
+    ]
+    assert _files("worker") and not violations, violations
+
+
 def test_domain_knows_nothing_of_the_web() -> None:
     violations = [
         f"{path.relative_to(APP)} imports {module}"

@@ -168,7 +168,8 @@ async def test_analyzer_filters(env: Env) -> None:
     everyone = await names()
     assert await names(tql='not dataType = "ip"') == everyone - ip_only
     assert await names(filter={"dataType": {"in": ["file", "mail"]}}) == {
-        "VirusTotal_GetReport_3_1", "FileInfo_8_0", "EmlParser_2_1", "Abuse_Finder_3_0"
+        "VirusTotal_GetReport_3_1", "FileInfo_8_0", "EmlParser_2_1", "Abuse_Finder_3_0",
+        "File_Info", "Observable_Classifier",  # the built-ins of `jobql worker`
     }  # fmt: skip
     assert await names(tql="jobCacheMinutes is null") == everyone - {
         "Abuse_Finder_3_0", "VirusTotal_GetReport_3_1"

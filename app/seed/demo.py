@@ -28,6 +28,7 @@ from app.db.models import (
     users,
 )
 from app.seed.catalog import DEMO_STATUS_WEIGHTS, taxonomy
+from app.worker.analyzers import BUILT_INS
 
 SEEDS = Path(__file__).resolve().parents[2] / "seeds"
 
@@ -112,6 +113,8 @@ class DemoBuilder:
         ]
         for _ in range(self.spec["jobCounts"][org["id"]]):
             self._job(org["id"], self.rng.choice(found), files, self.rng.choice(submitters))
+        for name in self.spec.get("builtinAnalyzers", []):
+            self._builtin(name, org["id"], created)
 
     def _user(self, user: dict[str, Any], created: datetime) -> None:
         key = split_token(user["key"])
@@ -154,6 +157,31 @@ class DemoBuilder:
         }
         self.rows["analyzer"].append(row)
         return {**row, "taxonomy": spec["taxonomy"]}
+
+    def _builtin(self, name: str, org: str, created: datetime) -> None:
+        """An analyzer that `jobql worker` runs (app/worker/analyzers), with no jobs yet.
+
+        Its id comes from a random generator of its own: the demo's other rows stay as they were.
+        """
+        builtin = BUILT_INS[name]
+        self.rows["analyzer"].append(
+            {
+                "id": new_id(random.Random(f"jobql-builtin:{org}:{name}")),
+                "organization_id": org,
+                "name": builtin.name,
+                "definition_id": builtin.name,
+                "version": builtin.version,
+                "description": builtin.description,
+                "author": "jobql",
+                "license": "Apache-2.0",
+                "url": None,
+                "data_types": list(builtin.data_types),
+                "max_tlp": 3,  # offline: nothing leaves the worker, so any TLP may go to it
+                "job_cache_minutes": None,
+                "enabled": True,
+                "created_at": created,
+            }
+        )
 
     def _attachment(self, spec: dict[str, Any], org: str, created: datetime) -> dict[str, Any]:
         content = (SEEDS / "files" / spec["file"]).read_bytes()

@@ -1,0 +1,99 @@
+from enum import Enum
+
+
+class JobOrderField(str, Enum):
+    CREATED_AT = "CREATED_AT"
+    UPDATED_AT = "UPDATED_AT"
+    START_DATE = "START_DATE"
+    END_DATE = "END_DATE"
+    STATUS = "STATUS"
+    TLP = "TLP"
+    ANALYZER_NAME = "ANALYZER_NAME"
+    DATA_TYPE = "DATA_TYPE"
+
+
+class JobPriority(str, Enum):
+    LOW = "LOW"
+    NORMAL = "NORMAL"
+    HIGH = "HIGH"
+    URGENT = "URGENT"
+
+
+class JobStatus(str, Enum):
+    WAITING = "WAITING"
+    IN_PROGRESS = "IN_PROGRESS"
+    SUCCESS = "SUCCESS"
+    FAILURE = "FAILURE"
+    TIMEOUT = "TIMEOUT"
+    CANCELLED = "CANCELLED"
+    DELETED = "DELETED"
+
+
+class JobTimeField(str, Enum):
+    CREATED_AT = "CREATED_AT"
+    START_DATE = "START_DATE"
+    END_DATE = "END_DATE"
+    UPDATED_AT = "UPDATED_AT"
+
+
+class LeaseState(str, Enum):
+    HELD = "HELD"
+    CANCELLED = "CANCELLED"
+    LOST = "LOST"
+
+
+class OrderDirection(str, Enum):
+    ASC = "ASC"
+    DESC = "DESC"
+
+
+class QueueReason(str, Enum):
+    RATE_LIMITED = "RATE_LIMITED"
+    CONCURRENCY_LIMITED = "CONCURRENCY_LIMITED"
+    RETRY_BACKOFF = "RETRY_BACKOFF"
+
+
+class QueueState(str, Enum):
+    QUEUED = "QUEUED"
+    CLAIMED = "CLAIMED"
+
+
+class RateUnit(str, Enum):
+    SECOND = "SECOND"
+    MINUTE = "MINUTE"
+    HOUR = "HOUR"
+    DAY = "DAY"
+    MONTH = "MONTH"
+
+
+class Role(str, Enum):
+    READ = "READ"
+    ANALYZE = "ANALYZE"
+    ORGADMIN = "ORGADMIN"
+    WORKER = "WORKER"
+
+
+class TaxonomyLevel(str, Enum):
+    INFO = "INFO"
+    SAFE = "SAFE"
+    SUSPICIOUS = "SUSPICIOUS"
+    MALICIOUS = "MALICIOUS"
+
+
+class TimeMatch(str, Enum):
+    ANY = "ANY"
+    ALL = "ALL"
+
+
+class TqlEntity(str, Enum):
+    JOB = "JOB"
+    ANALYZER = "ANALYZER"
+
+
+class TqlFieldType(str, Enum):
+    STRING = "STRING"
+    INT = "INT"
+    DATETIME = "DATETIME"
+    ENUM = "ENUM"
+    ID = "ID"
+    BOOLEAN = "BOOLEAN"
