@@ -89,6 +89,7 @@ async def _renew(conn: AsyncConnection, held: list[Row[Any]], now: datetime) -> 
     """New expiry per job; the guard repeats the read's, so a lease the sweeper took between
     the two statements (another process, on PostgreSQL) is not renewed."""
     renewed: dict[str, datetime] = {}
+    tokens = {r.job_id: r.lease_token for r in held}
     for seconds in {r.lease_seconds for r in held}:
         ids = [r.job_id for r in held if r.lease_seconds == seconds]
         expires = now + timedelta(seconds=seconds)
@@ -103,7 +104,6 @@ async def _renew(conn: AsyncConnection, held: list[Row[Any]], now: datetime) -> 
             .values(lease_expires_at=expires, last_heartbeat_at=now)
             .returning(job_queue.c.job_id, job_queue.c.lease_token)
         )
-        tokens = {r.job_id: r.lease_token for r in held}
         for row in await conn.execute(statement):
             if tokens[row.job_id] == row.lease_token:
                 renewed[row.job_id] = expires
@@ -182,7 +182,8 @@ async def _finish(
     report: ReportData,
 ) -> Row[Any]:
     change = Change(organization, job.id, actor, report.error_message)
-    return await lifecycle.apply(conn, action, change, extra=lifecycle.report_writer(report))
+    writer = lifecycle.report_writer(report)
+    return await lifecycle.apply(conn, action, change, extra=writer, current=job)
 
 
 async def _fenced(conn: AsyncConnection, organization: str, lease: LeaseRef) -> Row[Any]:

@@ -140,16 +140,23 @@ async def transition(
 
 
 async def apply(
-    conn: AsyncConnection, action: Action, change: Change, *, extra: Extra | None = None
+    conn: AsyncConnection,
+    action: Action,
+    change: Change,
+    *,
+    extra: Extra | None = None,
+    current: Row[Any] | None = None,
 ) -> Row[Any]:
-    """`transition` inside a transaction the caller holds (and has locked the queue row in)."""
+    """`transition` inside a transaction the caller holds (and has locked the queue row in);
+    `current` is the job as the caller just read it under its lock, so it is not read again."""
     # No job lock is taken before judging: the compare-and-set is the guard. A lost round
     # means another writer moved the status on, so the next round judges the new status;
     # a handful of rounds always settle it (only workers, under a lease, move jobs back).
     for _ in range(len(JobStatus)):
-        job = await _attempt(conn, action, change, extra)
+        job = await _attempt(conn, action, change, extra, current)
         if job is not None:
             return job
+        current = None  # another writer got in first: read the job again
     raise RuntimeError(f"job {change.job_id} kept changing during {action}")
 
 
@@ -162,11 +169,15 @@ async def lock_queue_row(conn: AsyncConnection, job_id: str) -> Row[Any] | None:
 
 
 async def _attempt(
-    conn: AsyncConnection, action: Action, change: Change, extra: Extra | None
+    conn: AsyncConnection,
+    action: Action,
+    change: Change,
+    extra: Extra | None,
+    current: Row[Any] | None = None,
 ) -> Row[Any] | None:
     """One round: the job as the action leaves it, or None when another writer got in first."""
     rule = RULES[action]
-    current = await find_job(conn, change)
+    current = current or await find_job(conn, change)
     outcome = rule.judge(current.status)
     if outcome is Outcome.SETTLED:
         return current
