@@ -72,7 +72,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         # What start-up made (modules, the schema, table metadata) lives as long as the process:
         # out of the collector's sight, a full collection no longer walks it (shorter p99).
         gc.freeze()
-        sweeper = asyncio.create_task(run_forever(db, settings.sweep_interval_seconds))
+        sweeper = asyncio.create_task(run_forever(db, blobs, settings.sweep_interval_seconds))
         usage = endpoint.principals.usage
         flusher = asyncio.create_task(flush_forever(usage, db, settings.key_usage_flush_seconds))
         try:

@@ -1,7 +1,7 @@
 """Administration: the audit trail, and API keys with their own roles, expiry and revocation
 
 Revision ID: 0005
-Revises: 0003
+Revises: 0007 (re-chained after main's 0007; written against 0003)
 Create Date: 2026-12-07
 
 `audit_event` has no foreign key on purpose: an event names a job, key or analyzer that a
@@ -19,7 +19,7 @@ from sqlalchemy.dialects import postgresql
 import app.db.types
 
 revision: str = "0005"
-down_revision: str | None = "0003"
+down_revision: str | None = "0007"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
