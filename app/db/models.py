@@ -147,6 +147,15 @@ class Job(SQLModel, table=True):
     __table_args__ = (
         Index("ix_job_cache_key", "organization_id", "cache_key", "status"),
         Index("ix_job_org_created", "organization_id", "created_at", "id"),
+        # One status and data type, newest first, and their COUNT (migrations 0002, 0007).
+        Index(
+            "ix_job_org_status_type_created",
+            "organization_id",
+            "status",
+            "data_type",
+            "created_at",
+            "id",
+        ),
         Index("ix_job_analyzer_created", "analyzer_id", "created_at", "id"),
         Index("ix_job_attachment", "attachment_id"),
     )
