@@ -166,6 +166,14 @@ async def _drop_unused_attachments(
     """Deletes the candidates no job or artifact refers to; returns their sha256s."""
     if not candidates:
         return set()
+    if conn.dialect.name == "postgresql":
+        # A statement of its own, before the check: it waits for a submission holding one of
+        # them (FOR SHARE, app/services/submission.py) to commit, and the DELETE after it then
+        # sees that submission's job and keeps the attachment. Checked in the same statement,
+        # the NOT EXISTS would use the snapshot from before the wait and delete a row the new
+        # job points at (a foreign-key violation).
+        lock = select(attachments.c.id).where(attachments.c.id.in_(sorted(candidates)))
+        await conn.execute(lock.order_by(attachments.c.id).with_for_update())
     query = (
         delete(attachments)
         .where(
