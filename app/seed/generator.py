@@ -38,6 +38,10 @@ COLUMNS: dict[str, tuple[str, ...]] = {
         "start_date", "end_date", "created_at", "created_by", "updated_at", "updated_by",
         "verdict",
     ),
+    "job_queue": (
+        "job_id", "organization_id", "analyzer_id", "priority", "enqueued_at", "available_at",
+        "state",
+    ),
     "report": ("job_id", "success", "taxonomies", "full", "error_message", "created_at"),
     "taxonomy": ("job_id", "level", "namespace", "predicate", "value"),
     "artifact": ("job_id", "data_type", "data", "attachment_id", "tlp", "message", "tags"),
@@ -123,6 +127,10 @@ class Generator:
             stamp(created), submitter, stamp(life.updated) if life.updated else None,
             life.updated_by, None,
         ))  # fmt: skip
+        if status == "WAITING":  # queued as a submission would queue it (priority NORMAL)
+            out.rows["job_queue"].append(
+                (job_id, org.id, analyzer.id, 1, stamp(created), stamp(created), "QUEUED")
+            )
         if life.reported:
             observable = data or attachment
             end, reported = life.end, life.reported
