@@ -1,7 +1,7 @@
 """Search depth: job.verdict, taxonomy rows, hash lookups
 
 Revision ID: 0004
-Revises: 0003
+Revises: 0005 (after main's 0007 and 0005: one head)
 Create Date: 2026-12-07
 
 `job.verdict` is the report's highest taxonomy level as a rank (INFO 0, SAFE 1, SUSPICIOUS 2,
@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0004"
-down_revision: str | None = "0003"
+down_revision: str | None = "0005"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
