@@ -6,7 +6,9 @@ import asyncio
 import secrets
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
+import httpx
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import create_async_engine
 
@@ -14,7 +16,7 @@ from app.auth import Role
 from app.db.models import api_keys, audit_events, users
 from app.services.users import issue_api_key, revoke_api_key
 from tests.mutation_support import database
-from tests.support import Env
+from tests.support import Env, error_codes
 
 ME = "{ me { login roles } }"
 
@@ -113,8 +115,6 @@ async def test_the_server_flushes_last_use_on_its_own(env: Env) -> None:
     from app.main import create_app
 
     app = create_app(env.settings.model_copy(update={"key_usage_flush_seconds": 0.05}))
-    import httpx
-
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://jobql.test") as client:
@@ -170,3 +170,139 @@ async def test_the_migration_gives_existing_keys_their_users_roles(
         await engine.dispose()
         if drop:
             await _admin(f'DROP DATABASE IF EXISTS "{drop}" WITH (FORCE)')
+
+
+CREATE = """
+mutation($login: String!, $roles: [Role!]!, $expiresAt: DateTime) {
+  createApiKey(login: $login, roles: $roles, expiresAt: $expiresAt) {
+    key info { id login roles createdAt expiresAt lastUsedAt revoked }
+  }
+}
+"""
+REVOKE = "mutation($id: ID!) { revokeApiKey(id: $id) { id revoked } }"
+KEYS_QUERY = "{ apiKeys { id login roles revoked lastUsedAt } }"
+AUDIT = """
+query($first: Int, $after: String, $last: Int, $before: String) {
+  auditEvents(first: $first, after: $after, last: $last, before: $before) {
+    totalCount
+    edges { cursor node { id at actor action target count details } }
+    pageInfo { hasNextPage hasPreviousPage startCursor endCursor }
+  }
+}
+"""
+
+
+async def _create(env: Env, login: str, roles: list[str], **more: object) -> dict[str, Any]:
+    data = await env.data(CREATE, {"login": login, "roles": roles, **more}, key="demo.admin")
+    created: dict[str, Any] = data["createApiKey"]
+    return created
+
+
+async def test_an_orgadmin_makes_a_worker_key_for_a_new_login(env: Env) -> None:
+    created = await _create(env, "runner@demo", ["WORKER"])
+    info = created["info"]
+    assert info["login"] == "runner@demo" and info["roles"] == ["WORKER"]
+    assert (info["expiresAt"], info["lastUsedAt"], info["revoked"]) == (None, None, False)
+    assert created["key"] == f"jq_{info['id']}_" + created["key"].split("_", 2)[2]
+    me = await env.data(ME, key=created["key"])
+    assert me["me"] == {"login": "runner@demo", "roles": ["WORKER"]}
+    listed = (await env.data(KEYS_QUERY, key="demo.admin"))["apiKeys"]
+    assert {k["login"] for k in listed} >= {"runner@demo", "admin@demo", "reader@demo"}
+    assert not [k for k in listed if k["login"].endswith("@acme")]  # never another org's
+    assert "key" not in listed[0]  # the secret is shown once, at creation
+    events = (await env.data(AUDIT, key="demo.admin"))["auditEvents"]["edges"]
+    node = events[0]["node"]
+    assert (node["action"], node["actor"], node["target"]) == (
+        "CREATE_API_KEY",
+        "admin@demo",
+        info["id"],
+    )
+    assert node["details"] == {"login": "runner@demo", "roles": ["WORKER"], "expiresAt": None}
+
+
+async def test_create_api_key_refuses_bad_input_and_changes_nothing(env: Env) -> None:
+    cases = [
+        ({"login": "admin@acme", "roles": ["READ"]}, "login"),  # another organization's user
+        ({"login": "x@demo", "roles": []}, "roles"),
+        ({"login": " ", "roles": ["READ"]}, "login"),
+        ({"login": "x@demo", "roles": ["READ"], "expiresAt": "2020-01-01T00:00:00Z"}, "expiresAt"),
+    ]
+    for variables, argument in cases:
+        body = await env.gql(CREATE, variables, key="demo.admin")
+        assert [e["extensions"].get("argument") for e in body["errors"]] == [argument], body
+        assert error_codes(body) == ["BAD_USER_INPUT"]
+    assert (await env.data(AUDIT, key="demo.admin"))["auditEvents"]["totalCount"] == 0
+    acme = (await env.data(KEYS_QUERY, key="acme.admin"))["apiKeys"]
+    assert [k["login"] for k in acme].count("admin@acme") == 1
+
+
+async def test_an_orgadmin_never_reaches_another_organizations_keys(env: Env) -> None:
+    body = await env.gql(REVOKE, {"id": "acmeread"}, key="demo.admin")
+    assert error_codes(body) == ["NOT_FOUND"]
+    unknown = await env.gql(REVOKE, {"id": "nosuchkey"}, key="demo.admin")
+    assert unknown["errors"][0]["message"] == body["errors"][0]["message"]  # the same answer
+    assert (await env.post(ME, key="acme.read")).status_code == 200
+    assert (await env.data(AUDIT, key="acme.admin"))["auditEvents"]["totalCount"] == 0
+
+
+async def test_a_revoked_key_is_refused_within_the_principal_cache(env: Env) -> None:
+    from tests.served import twin
+
+    ttl = 0.5
+    created = await _create(env, "bot@demo", ["READ"])
+    async with twin(env, auth_cache_seconds=ttl) as (url, _):
+        async with httpx.AsyncClient(base_url=url) as client:
+            headers = {"Authorization": f"Bearer {created['key']}"}
+            assert (await client.post("/graphql", json={"query": ME}, headers=headers)).is_success
+            revoked = await env.data(REVOKE, {"id": created["info"]["id"]}, key="demo.admin")
+            assert revoked["revokeApiKey"] == {"id": created["info"]["id"], "revoked": True}
+            await asyncio.sleep(ttl + 0.1)  # the cache's lifetime, set by configuration
+            response = await client.post("/graphql", json={"query": ME}, headers=headers)
+            assert response.status_code == 401
+    listed = (await env.data(KEYS_QUERY, key="demo.admin"))["apiKeys"]
+    assert [k["revoked"] for k in listed if k["id"] == created["info"]["id"]] == [True]
+
+
+async def test_a_key_past_its_expiry_is_refused(env: Env) -> None:
+    soon = datetime.now(UTC) + timedelta(seconds=1)
+    created = await _create(env, "temp@demo", ["READ"], expiresAt=soon.isoformat())
+    assert created["info"]["expiresAt"] is not None
+    assert (await env.post(ME, key=created["key"])).status_code == 200
+    await asyncio.sleep(max(0.0, (soon - datetime.now(UTC)).total_seconds()) + 0.1)
+    assert (await env.post(ME, key=created["key"])).status_code == 401
+
+
+async def test_api_keys_show_their_last_use(env: Env) -> None:
+    await env.post(ME, key="demo.read")
+    await env.app.state.key_usage.flush(database(env))
+    listed = (await env.data(KEYS_QUERY, key="demo.admin"))["apiKeys"]
+    used = {k["id"]: k["lastUsedAt"] for k in listed}
+    assert used["demoread"] is not None and used["demoanalyze"] is None
+
+
+async def test_audit_events_page_newest_first_with_the_project_cursors(env: Env) -> None:
+    for login in ("a@demo", "b@demo", "c@demo"):
+        await _create(env, login, ["READ"])
+    await _create_acme_event(env)
+    page = (await env.data(AUDIT, {"first": 2}, key="demo.admin"))["auditEvents"]
+    assert page["totalCount"] == 3
+    logins = [e["node"]["details"]["login"] for e in page["edges"]]
+    assert logins == ["c@demo", "b@demo"]
+    assert page["pageInfo"]["hasNextPage"] and not page["pageInfo"]["hasPreviousPage"]
+    rest = await env.data(
+        AUDIT, {"first": 2, "after": page["pageInfo"]["endCursor"]}, key="demo.admin"
+    )
+    rest_page = rest["auditEvents"]
+    assert [e["node"]["details"]["login"] for e in rest_page["edges"]] == ["a@demo"]
+    assert not rest_page["pageInfo"]["hasNextPage"] and rest_page["pageInfo"]["hasPreviousPage"]
+    back = await env.data(
+        AUDIT, {"last": 1, "before": rest_page["pageInfo"]["startCursor"]}, key="demo.admin"
+    )
+    assert [e["node"]["details"]["login"] for e in back["auditEvents"]["edges"]] == ["b@demo"]
+    body = await env.gql(AUDIT, {"after": "not-a-cursor"}, key="demo.admin")
+    assert error_codes(body) == ["BAD_USER_INPUT"]
+    assert body["errors"][0]["extensions"]["argument"] == "after"
+
+
+async def _create_acme_event(env: Env) -> None:
+    await env.data(CREATE, {"login": "x@acme", "roles": ["READ"]}, key="acme.admin")

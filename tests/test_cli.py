@@ -304,7 +304,7 @@ def _query_served(
             raise AssertionError(
                 "the server did not start: " + (tmp_path / "serve.log").read_text()
             )
-        query = "{ me { organization roles } analyzers { nodes { name } } }"
+        query = "{ me { organization roles } analyzers { nodes { name } } apiKeys { login } }"
         response = httpx.post(
             base + "/graphql", json={"query": query}, headers={"Authorization": f"Bearer {key}"}
         )
@@ -312,6 +312,7 @@ def _query_served(
         assert response.json()["data"] == {
             "me": {"organization": "acme", "roles": ["ANALYZE", "ORGADMIN", "READ"]},
             "analyzers": {"nodes": [{"name": "Abuse_Finder_3_0"}]},
+            "apiKeys": [{"login": "admin@acme"}],
         }
     finally:
         process.send_signal(signal.SIGTERM)

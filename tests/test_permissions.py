@@ -37,7 +37,11 @@ CONTRACT = {
     "failJob": ["WORKER"],
     "releaseJob": ["WORKER"],
     "updateAnalyzer": ["ORGADMIN"],
+    "createApiKey": ["ORGADMIN"],
+    "revokeApiKey": ["ORGADMIN"],
 }
+# The query fields that need a role (reading otherwise needs only a key).
+QUERY_CONTRACT = {"apiKeys": ["ORGADMIN"], "auditEvents": ["ORGADMIN"], "workers": ["ORGADMIN"]}
 # Who holds which roles in the demo data.
 KEY_ROLES = {"demo.read": {"READ"}, "demo.analyze": {"READ", "ANALYZE"}}
 
@@ -52,10 +56,16 @@ def _mutation_fields() -> dict[str, GraphQLField]:
     return dict(mutation.fields)
 
 
+def _query_fields() -> dict[str, GraphQLField]:
+    query = _schema().query_type
+    assert isinstance(query, GraphQLObjectType)
+    return dict(query.fields)
+
+
 def printed_roles(field: GraphQLField) -> list[str] | None:
     """The roles of the field's @hasRole in schema.graphql; None without one."""
     assert field.ast_node is not None
-    for directive in field.ast_node.directives:
+    for directive in field.ast_node.directives or ():
         if directive.name.value == "hasRole":
             (argument,) = directive.arguments
             assert argument.name.value == "roles" and isinstance(argument.value, ListValueNode)
@@ -79,6 +89,22 @@ def test_the_printed_roles_are_the_contracts() -> None:
     assert {name: printed[name] for name in CONTRACT} == CONTRACT
 
 
+def test_the_guarded_query_fields_are_the_contracts() -> None:
+    printed = {name: printed_roles(field) for name, field in _query_fields().items()}
+    assert {name: roles for name, roles in printed.items() if roles} == QUERY_CONTRACT
+
+
+@pytest.mark.parametrize("key", list(KEY_ROLES))
+async def test_every_guarded_query_field_is_enforced(env: Env, key: str) -> None:
+    for name, field in _query_fields().items():
+        roles = printed_roles(field)
+        if not roles or KEY_ROLES[key] & set(roles):
+            continue
+        body = await env.gql(*_call(name, field, "query"), key=key)
+        assert error_codes(body) == ["FORBIDDEN"], (name, body)
+        assert body["data"] is None  # nothing of the field leaks beside the error
+
+
 @pytest.mark.parametrize("key", list(KEY_ROLES))
 async def test_every_printed_guard_is_enforced(env: Env, key: str) -> None:
     """Each mutation the key's roles do not cover answers FORBIDDEN, whatever its arguments."""
@@ -91,7 +117,9 @@ async def test_every_printed_guard_is_enforced(env: Env, key: str) -> None:
         assert body["errors"][0]["extensions"]["roles"] == sorted(roles)
 
 
-def _call(name: str, field: GraphQLField) -> tuple[str, dict[str, object]]:
+def _call(
+    name: str, field: GraphQLField, operation: str = "mutation"
+) -> tuple[str, dict[str, object]]:
     """A call with every required argument filled in (IDs and strings alike)."""
     required = {
         arg: spec for arg, spec in field.args.items() if isinstance(spec.type, GraphQLNonNull)
@@ -101,7 +129,7 @@ def _call(name: str, field: GraphQLField) -> tuple[str, dict[str, object]]:
     selection = (
         " { __typename }" if isinstance(get_named_type(field.type), GraphQLObjectType) else ""
     )
-    head = f"mutation({declared})" if declared else "mutation"
+    head = f"{operation}({declared})" if declared else operation
     call = f"{name}({passed})" if passed else name
     values = {arg: _value(spec.type) for arg, spec in required.items()}
     return f"{head} {{ {call}{selection} }}", values

@@ -24,8 +24,8 @@ RoleEnum = describe_values(
     {
         "READ": "May query the organization's jobs, analyzers and attachments.",
         "ANALYZE": "READ, and may submit, cancel and delete jobs.",
-        "ORGADMIN": "ANALYZE, and may bulk-delete, bulk-cancel and purge jobs, and manage the "
-        "organization's analyzers.",
+        "ORGADMIN": "ANALYZE, and may bulk-delete, bulk-cancel and purge jobs, manage the "
+        "organization's analyzers and API keys, and read its audit trail.",
         "WORKER": "An analyzer runner's machine key: claims the organization's jobs, "
         "heartbeats its leases and reports their results; cannot submit, cancel or delete.",
     },

@@ -9,6 +9,7 @@ from graphql import GraphQLError
 from strawberry.schema.config import StrawberryConfig
 
 from app.config import Settings
+from app.graphql.admin import AdminMutation, AdminQuery
 from app.graphql.documents import QueryLimits
 from app.graphql.errors import ErrorPresenter
 from app.graphql.executor import PlannedExecutor
@@ -20,11 +21,20 @@ from app.graphql.scalars import SCALARS
 
 @strawberry.type(
     name="Mutation",
-    description="Everything that changes jobs and their analyzers. Each field names the roles "
-    "it needs (@hasRole); every change of a job is recorded in its events.",
+    description="Everything that changes jobs, analyzers and API keys. Each field names the "
+    "roles it needs (@hasRole); every change of a job is recorded in its events, and every "
+    "destructive or administrative act in `auditEvents`.",
 )
-class RootMutation(Mutation, QueueMutation):
-    """The users' mutations and the write side's, as one root type."""
+class RootMutation(Mutation, QueueMutation, AdminMutation):
+    """The users' mutations, the write side's and ORGADMIN's, as one root type."""
+
+
+@strawberry.type(
+    name="Query",
+    description="Everything that can be read. All of it is scoped to the caller's organization.",
+)
+class RootQuery(Query, AdminQuery):
+    """The readers' fields and ORGADMIN's (keys, audit trail), as one root type."""
 
 
 class Schema(strawberry.Schema):
@@ -35,7 +45,7 @@ class Schema(strawberry.Schema):
 
 def build_schema(settings: Settings) -> strawberry.Schema:
     return Schema(
-        query=Query,
+        query=RootQuery,
         mutation=RootMutation,
         config=StrawberryConfig(scalar_map=SCALARS),
         execution_context_class=PlannedExecutor,
