@@ -409,3 +409,23 @@ async def test_claims_heartbeats_and_completions_cost_fixed_statements(env: Env)
     # renew, worker seen; complete: key, queue row, job, status (and verdict), event, queue row
     # gone, report, its taxonomy rows, artifacts.
     assert counted == {"claim": [7, 7], "heartbeat": [4, 4], "complete": [9]}
+
+
+async def test_submissions_cost_fixed_statements(env: Env) -> None:
+    """A miss (a new job) and a hit (the cache), counted. PostgreSQL: key, analyzer, the
+    key's advisory lock, in-flight-or-cached in one read, depth, then the job with its event
+    and queue row in one statement, and the answer's `queue` read (a hit has no queue row);
+    SQLite has no advisory lock and writes the three rows in three statements (no
+    data-modifying CTEs). Before: 10 and 5 on PostgreSQL."""
+    analyzer = await new_analyzer(env)
+    key = await worker_key(env)
+    with env.statements() as seen:
+        job = (await submit(env, analyzer, data="192.0.2.200"))["job"]
+    miss = len(seen)
+    [lease] = (await claim(env, key, analyzer))["leases"]
+    await env.data(COMPLETE_ONLY, {"lease": lease_of(lease), "report": REPORT}, key=key)
+    with env.statements() as seen:
+        again = await submit(env, analyzer, data="192.0.2.200")
+    assert again["fromCache"] is True and again["job"]["id"] == job["id"]
+    postgres = env.backend == "postgres"
+    assert (miss, len(seen)) == ((7, 4) if postgres else (8, 3))

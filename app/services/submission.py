@@ -18,12 +18,20 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import orjson
-from sqlalchemy import Row, func, insert, select, text
+from sqlalchemy import Row, case, func, insert, literal, or_, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.sql.elements import ColumnElement
 
 from app.db.engine import Database
 from app.db.ids import new_id
-from app.db.models import analyzers, attachments, idempotency_keys, job_queue, jobs
+from app.db.models import (
+    analyzers,
+    attachments,
+    idempotency_keys,
+    job_events,
+    job_queue,
+    jobs,
+)
 from app.errors import BadUserInput, Conflict, DomainError
 from app.services.jobs import JobStatus
 from app.services.lifecycle import event_of, record_events
@@ -226,25 +234,32 @@ async def _file_sha256(
 async def _reusable(
     conn: AsyncConnection, organization: str, analyzer: Row[Any], key: str
 ) -> Submitted | None:
-    same = (jobs.c.organization_id == organization) & (jobs.c.cache_key == key)
-    active = [JobStatus.WAITING.value, JobStatus.IN_PROGRESS.value]
-    running = select(*jobs.c).where(same, jobs.c.status.in_(active))
-    found = (await conn.execute(running.order_by(jobs.c.created_at.desc()).limit(1))).first()
-    if found is not None:
-        return Submitted(found, deduplicated=True)
+    """In one statement: the newest identical job still WAITING or IN_PROGRESS, else the
+    identical SUCCESS that ended last within the cache window (the key's index holds a few
+    rows per key, so both are read at once)."""
+    now = datetime.now(UTC)
     minutes = analyzer.job_cache_minutes
     minutes = DEFAULT_CACHE_MINUTES if minutes is None else minutes
-    if minutes <= 0:
-        return None
-    now = datetime.now(UTC)
-    fresh = select(*jobs.c).where(
-        same,
-        jobs.c.status == JobStatus.SUCCESS.value,
-        jobs.c.end_date >= now - timedelta(minutes=minutes),
+    in_flight = jobs.c.status.in_([JobStatus.WAITING.value, JobStatus.IN_PROGRESS.value])
+    wanted: ColumnElement[bool] = in_flight
+    if minutes > 0:
+        cutoff = now - timedelta(minutes=minutes)
+        fresh = (jobs.c.status == JobStatus.SUCCESS.value) & (jobs.c.end_date >= cutoff)
+        wanted = or_(in_flight, fresh)
+    query = (
+        select(*jobs.c)
+        .where(jobs.c.organization_id == organization, jobs.c.cache_key == key, wanted)
+        .order_by(
+            case((in_flight, 0), else_=1),
+            case((in_flight, jobs.c.created_at), else_=jobs.c.end_date).desc(),
+        )
+        .limit(1)
     )
-    found = (await conn.execute(fresh.order_by(jobs.c.end_date.desc()).limit(1))).first()
+    found = (await conn.execute(query)).first()
     if found is None:
         return None
+    if found.status != JobStatus.SUCCESS:
+        return Submitted(found, deduplicated=True)
     age = max(0, int((now - found.end_date).total_seconds()))
     return Submitted(found, from_cache=True, cache_age_seconds=age)
 
@@ -293,20 +308,48 @@ async def _create(
         "max_attempts": analyzer.max_attempts,
         "cache_key": key,
     }
+    queued = {
+        "organization_id": organization,
+        "analyzer_id": analyzer.id,
+        "priority": PRIORITY_RANK[submission.priority],
+        "enqueued_at": now,
+        "available_at": now,
+        "state": QUEUED,
+    }
+    if conn.dialect.name == "postgresql":
+        return await _create_in_one(conn, values, queued, actor)
     job = (await conn.execute(insert(jobs).values(values).returning(*jobs.c))).one()
     await record_events(conn, [event_of(job, None, actor, None)])
-    await conn.execute(
-        insert(job_queue).values(
-            job_id=job.id,
-            organization_id=organization,
-            analyzer_id=analyzer.id,
-            priority=PRIORITY_RANK[submission.priority],
-            enqueued_at=now,
-            available_at=now,
-            state=QUEUED,
-        )
-    )
+    await conn.execute(insert(job_queue).values(job_id=job.id, **queued))
     return job
+
+
+async def _create_in_one(
+    conn: AsyncConnection, values: dict[str, Any], queued: dict[str, Any], actor: str
+) -> Row[Any]:
+    """The job, its first event and its queue row in one statement (data-modifying CTEs;
+    the foreign keys are checked at the statement's end, when the job row is there)."""
+    job = insert(jobs).values(values).returning(*jobs.c).cte("new_job")
+    # The event event_of() makes of a new job: WAITING, at its creation, attempt 0.
+    event = {
+        "job_id": job.c.id,
+        "at": job.c.created_at,
+        "status": job.c.status,
+        "previous_status": _bound(job_events, "previous_status", None),
+        "actor": _bound(job_events, "actor", actor),
+        "message": _bound(job_events, "message", None),
+        "attempt": job.c.attempt,
+    }
+    events = insert(job_events).from_select(list(event), select(*event.values()))
+    rows = {"job_id": job.c.id, **{k: _bound(job_queue, k, v) for k, v in queued.items()}}
+    queue = insert(job_queue).from_select(list(rows), select(*rows.values()))
+    statement = select(*job.c).add_cte(events.cte("new_event")).add_cte(queue.cte("new_row"))
+    return (await conn.execute(statement)).one()
+
+
+def _bound(table: Any, column: str, value: Any) -> Any:
+    """`value` as a parameter of `table.column`'s type (a NULL too)."""
+    return literal(value, table.c[column].type)
 
 
 async def _replay(
