@@ -4,25 +4,37 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging.config
 import os
 import sys
 from collections.abc import Sequence
 
+from pydantic import ValidationError
+
 from app.auth import Role
 from app.blobs import BlobStore
 from app.cli_admin import add_admin_parsers
-from app.config import Settings
+from app.config import Settings, describe, unknown_variables
 from app.db.engine import Database
 from app.db.migrate import upgrade
 from app.errors import DomainError
+from app.logs import logging_config
+from app.ops import startup_report
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    for warning in unknown_variables():
+        print(f"jobql: warning: {warning}", file=sys.stderr)
     try:
         return int(args.run(args) or 0)
     except DomainError as e:
         print(f"jobql: {e.message}", file=sys.stderr)
+        return 2
+    except ValidationError as e:
+        if e.title != Settings.__name__:
+            raise
+        print(f"jobql: {describe(e)}", file=sys.stderr)  # one line, no traceback
         return 2
 
 
@@ -158,7 +170,10 @@ def _serve(args: argparse.Namespace) -> None:
     import uvicorn
 
     settings = Settings()
+    logging.config.dictConfig(logging_config(settings.log_format, settings.log_level))
     asyncio.run(_prepare(settings, demo=args.demo))
+    for line in asyncio.run(startup_report(settings)):
+        logging.getLogger("jobql.start").info("%s", line)
     if args.demo:
         from app.seed.demo import demo_keys
 

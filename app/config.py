@@ -2,13 +2,24 @@
 
 from __future__ import annotations
 
+import difflib
+import os
+import re
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Annotated, Literal
 
-from pydantic import Field, SecretStr, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 SQLITE_DEFAULT = "sqlite+aiosqlite:///jobql.db"
 MIN_SECRET_LENGTH = 32
+PREFIX = "JOBQL_"
+ORIGIN = re.compile(
+    r"https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?|https?://\[[0-9A-Fa-f:.]+\](:[0-9]{1,5})?"
+)
+# JOBQL_* variables read outside Settings: the explorer's asset folder, the tests' database.
+OTHER_VARIABLES = frozenset({"JOBQL_EXPLORER_ASSETS", "JOBQL_TEST_POSTGRES_URL"})
 
 
 class Settings(BaseSettings):
@@ -70,6 +81,39 @@ class Settings(BaseSettings):
     # Set by `jobql serve --demo`: the explorer opens with this key in its headers.
     demo_api_key: str | None = None
 
+    # Operation (docs/operations.md). Logs: INFO to stderr, `text` for people or `json` lines.
+    log_format: Literal["text", "json"] = "text"
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    # /metrics: with a token, `Authorization: Bearer <token>`; without, clients on this host only.
+    metrics_token: SecretStr | None = None
+    # Browser origins allowed to call the API from their pages (CORS), comma-separated;
+    # empty: none (the explorer is same-origin and needs none).
+    cors_origins: Annotated[tuple[str, ...], NoDecode] = ()
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _origin_list(cls, value: object) -> object:
+        if isinstance(value, str):
+            return tuple(part.strip() for part in value.split(",") if part.strip())
+        return value
+
+    @field_validator("cors_origins")
+    @classmethod
+    def _origins(cls, origins: tuple[str, ...]) -> tuple[str, ...]:
+        for origin in origins:
+            if origin != "*" and not ORIGIN.fullmatch(origin):
+                raise ValueError(
+                    f"{origin!r} is not an origin: scheme://host[:port], no path, or *"
+                )
+        return origins
+
+    @field_validator("metrics_token")
+    @classmethod
+    def _strong_token(cls, token: SecretStr | None) -> SecretStr | None:
+        if token is not None and len(token.get_secret_value()) < MIN_SECRET_LENGTH // 2:
+            raise ValueError(f"must have at least {MIN_SECRET_LENGTH // 2} characters")
+        return token
+
     @field_validator("database_url")
     @classmethod
     def _absolute_sqlite_path(cls, url: str) -> str:
@@ -90,7 +134,7 @@ class Settings(BaseSettings):
     @classmethod
     def _strong_secret(cls, key: SecretStr | None) -> SecretStr | None:
         if key is not None and len(key.get_secret_value()) < MIN_SECRET_LENGTH:
-            raise ValueError(f"JOBQL_SECRET_KEY must have at least {MIN_SECRET_LENGTH} characters")
+            raise ValueError(f"must have at least {MIN_SECRET_LENGTH} characters")
         return key
 
     @model_validator(mode="after")
@@ -111,3 +155,37 @@ class Settings(BaseSettings):
     @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
+
+
+def known_variables() -> frozenset[str]:
+    return frozenset(PREFIX + name.upper() for name in Settings.model_fields) | OTHER_VARIABLES
+
+
+def unknown_variables(environ: Mapping[str, str] | None = None) -> list[str]:
+    """A warning for each JOBQL_* variable no setting reads (a typo is otherwise silent)."""
+    environ = os.environ if environ is None else environ
+    known = known_variables()
+    warnings = []
+    for name in sorted(n for n in environ if n.upper().startswith(PREFIX)):
+        if name.upper() in known:
+            continue
+        close = difflib.get_close_matches(name.upper(), known, n=1, cutoff=0.6)
+        hint = f" (did you mean {close[0]}?)" if close else ""
+        warnings.append(f"unknown setting {name} ignored{hint}")
+    return warnings
+
+
+def describe(error: ValidationError) -> str:
+    """A ValidationError of Settings as one line naming each variable at fault."""
+    parts = []
+    for item in error.errors(include_url=False):
+        message = str(item["msg"]).removeprefix("Value error, ")
+        if item["loc"]:
+            name = PREFIX + str(item["loc"][0]).upper()
+            given = item.get("input")
+            secret = name.endswith(("_KEY", "_TOKEN"))  # never echoed
+            shown = "" if secret else f" (got {given!r})"
+            parts.append(f"{name}: {message}{shown}")
+        else:
+            parts.append(message)
+    return "invalid settings: " + "; ".join(parts)

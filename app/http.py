@@ -9,6 +9,7 @@ import logging
 import uuid
 from typing import Any
 
+from graphql import get_operation_ast
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
@@ -17,6 +18,7 @@ from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOpe
 from strawberry.types import ExecutionResult
 from strawberry.types.graphql import OperationType
 
+from app.access import OPERATION_KEY
 from app.auth import PrincipalCache, authenticate, bearer_token, split_token
 from app.blobs import BlobStore
 from app.config import Settings
@@ -27,6 +29,7 @@ from app.graphql.compiled import CompiledQueries
 from app.graphql.context import Context
 from app.graphql.documents import operation_type, parse_document, parse_error
 from app.graphql.errors import present
+from app.logs import request_id
 from app.ratelimit import RateLimiter
 from app.services.queue import Wakeup
 from app.signing import Signer
@@ -92,7 +95,9 @@ class GraphQLEndpoint(GraphQL[Context, None]):
             return e.response(media_type)
         except Exception:
             # A bug, not the client's doing: logged in full, masked for the client.
-            correlation_id = uuid.uuid4().hex
+            correlation_id = request_id.get()
+            if correlation_id == "-":  # served without app/access.py around it
+                correlation_id = uuid.uuid4().hex
             log.exception("unexpected error %s on %s", correlation_id, request.url.path)
             message = f"Internal server error (correlation id {correlation_id})"
             return error_response(500, message, "INTERNAL_SERVER_ERROR", media_type)
@@ -169,7 +174,12 @@ class GraphQLEndpoint(GraphQL[Context, None]):
         error = parse_error(params.query, max_tokens)
         if error is not None:  # answered here: strawberry would parse it a second time
             return result_response(ExecutionResult(data=None, errors=[present(error)]), media_type)
-        kind = operation_type(parse_document(params.query, max_tokens), params.operation_name)
+        document = parse_document(params.query, max_tokens)
+        operation = get_operation_ast(document, params.operation_name)
+        if operation is not None:  # for the access line and the metrics (app/access.py)
+            name = operation.name.value if operation.name else None
+            setattr(request.state, OPERATION_KEY, name)
+        kind = operation_type(document, params.operation_name)
         if kind is not None and kind not in allowed:
             if kind is OperationType.MUTATION:
                 raise HttpError(405, "Mutations need POST", "METHOD_NOT_ALLOWED", Allow="POST")

@@ -8,11 +8,14 @@ import gc
 from collections.abc import AsyncIterator
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import FileResponse, PlainTextResponse, Response
 from starlette.routing import Mount, Route
 
-from app import explorer
+from app import explorer, ops
+from app.access import AccessLog
 from app.auth import flush_forever
 from app.blobs import BlobStore
 from app.config import Settings
@@ -93,7 +96,10 @@ def create_app(settings: Settings | None = None) -> Starlette:
             Route("/attachments", UploadEndpoint(endpoint, blobs), methods=["POST"]),
             Route("/attachments/{attachment_id}/download", download, methods=["GET"]),
             Route("/healthz", health, methods=["GET"]),
+            Route("/readyz", ops.ready_endpoint(db, settings), methods=["GET"]),
+            Route("/metrics", ops.metrics_endpoint(db, settings), methods=["GET"]),
         ],
+        middleware=_middleware(settings),
         lifespan=lifespan,
     )
     app.state.db = db
@@ -101,3 +107,20 @@ def create_app(settings: Settings | None = None) -> Starlette:
     app.state.key_usage = endpoint.principals.usage
     app.state.settings = settings
     return app
+
+
+def _middleware(settings: Settings) -> list[Middleware]:
+    """The access line outermost, so that it sees every answer, CORS preflights included."""
+    layers = [Middleware(AccessLog)]
+    if settings.cors_origins:
+        layers.append(
+            Middleware(
+                CORSMiddleware,
+                allow_origins=list(settings.cors_origins),
+                allow_methods=["GET", "POST"],
+                allow_headers=["Authorization", "Content-Type", "Accept", "X-Request-Id"],
+                expose_headers=["X-Request-Id", "Retry-After"],
+                max_age=600,
+            )
+        )
+    return layers

@@ -10,6 +10,7 @@ from typing import Any
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from app.config import Settings
+from app.logs import logging_config
 
 TOO_LARGE = (
     b"HTTP/1.1 431 Request Header Fields Too Large\r\n"
@@ -119,13 +120,16 @@ def uvicorn_options(settings: Settings, *, in_process: bool = False) -> dict[str
     environment in every worker; an in-process server gets a subclass bound to `settings`.
     """
     protocol: type[BoundedHttpToolsProtocol] = BoundedHttpToolsProtocol
+    logs = None if in_process else logging_config(settings.log_format, settings.log_level)
     if in_process:
         protocol = type("BoundProtocol", (BoundedHttpToolsProtocol,), {"settings": settings})
     return {
         "http": protocol,
         "server_header": False,  # no version banner
         "proxy_headers": True,  # X-Forwarded-* only from forwarded_allow_ips (127.0.0.1)
-        "access_log": False,
+        "access_log": False,  # app/access.py writes the access lines
+        # Applied by uvicorn in every worker process; a test's in-process server keeps pytest's.
+        "log_config": logs,
         "limit_concurrency": settings.max_connections,
         "timeout_keep_alive": 5,
         "timeout_graceful_shutdown": settings.shutdown_grace_seconds,

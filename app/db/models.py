@@ -260,7 +260,15 @@ class JobQueue(SQLModel, table=True):
     )
 
     __table_args__ = (
-        Index("ix_job_queue_claim", "analyzer_id", "state", "priority", "enqueued_at"),
+        # In the claim's order (migration 0003a), so a claim reads the first rows, no sort.
+        Index(
+            "ix_job_queue_claim",
+            "analyzer_id",
+            "state",
+            text("priority DESC"),
+            "enqueued_at",
+            "job_id",
+        ),
         Index("ix_job_queue_lease", "state", "lease_expires_at"),
     )
 

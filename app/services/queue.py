@@ -28,6 +28,7 @@ from app.db.engine import Database
 from app.db.lists import any_of
 from app.db.models import analyzers, job_queue, jobs, queue_starts, workers
 from app.errors import BadUserInput
+from app.metrics import CLAIMS
 from app.services.jobs import JobStatus
 from app.services.lifecycle import event_of, record_events
 
@@ -149,6 +150,8 @@ async def _claim_once(db: Database, request: ClaimRequest) -> Claimed:
             limit for limit in limits if limit.held and taken.count(limit.analyzer_id) >= limit.cap
         ]
         held = await _with_work_left(conn, request, held, now) if held else []
+    for lease in leases:  # counted once committed
+        CLAIMS.labels(lease.job.analyzer_id).inc()
     lifts = [limit.lifts_in or 1.0 for limit in held]
     retry = max(1, int(min(lifts) + 0.999)) if lifts else None
     return Claimed(leases, retry)
