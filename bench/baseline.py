@@ -77,6 +77,23 @@ WHERE j.id = $1 AND j.organization_id = $2
 Q3_ARTIFACTS = """
 SELECT data_type, data, tlp, message, tags FROM artifact WHERE job_id = $1 ORDER BY id
 """
+LEVELS = ("INFO", "SAFE", "SUSPICIOUS", "MALICIOUS")  # job.verdict holds the rank
+Q5_PAGE = """
+SELECT j.id, j.status, j.data, j.data_type, j.verdict, j.created_at, j.analyzer_name,
+       r.job_id AS r_job_id, r.taxonomies
+FROM job j LEFT JOIN report r ON r.job_id = j.id
+WHERE j.organization_id = $1 AND j.status <> 'DELETED' AND j.verdict >= 2 AND j.created_at >= $2
+ORDER BY j.created_at DESC, j.id DESC
+LIMIT 50
+"""
+STATS = """
+SELECT {keys}, count(*) AS n, sum(count(*)) OVER () AS total
+FROM job
+WHERE organization_id = $1 AND status <> 'DELETED' AND created_at >= $2 AND created_at <= $3
+GROUP BY {keys} ORDER BY n DESC, {keys} LIMIT 1001
+"""
+Q6_BY_STATUS = STATS.format(keys="status, analyzer_id, analyzer_name")
+Q6_BY_DAY = STATS.format(keys="date_trunc('day', created_at AT TIME ZONE 'UTC') AT TIME ZONE 'UTC'")
 SINCE = re.compile(r'createdAt\s*>=\s*"([^"]+)"')
 PREFIX = re.compile(r'analyzerName\s+startswith\s+"([^"]*)"', re.IGNORECASE)
 
@@ -212,8 +229,60 @@ async def q3(conn: Any, org: str, variables: dict[str, Any]) -> dict[str, Any]:
     return {"job": job}
 
 
+async def q5(conn: Any, org: str, variables: dict[str, Any]) -> dict[str, Any]:
+    rows = await conn.fetch(Q5_PAGE, org, datetime.fromisoformat(variables["since"]))
+    nodes = [
+        {
+            "id": r["id"],
+            "status": r["status"],
+            "data": r["data"],
+            "dataType": r["data_type"],
+            "verdict": LEVELS[r["verdict"]],
+            "createdAt": r["created_at"].isoformat(),
+            "analyzerName": r["analyzer_name"],
+            "report": {"summary": {"taxonomies": r["taxonomies"]}}
+            if r["r_job_id"] is not None
+            else None,
+        }
+        for r in rows
+    ]
+    return {"jobs": {"nodes": nodes}}
+
+
+def _stats(rows: list[Any], group: Callable[[Any], dict[str, Any]]) -> dict[str, Any]:
+    return {
+        "total": int(rows[0]["total"]) if rows else 0,
+        "truncated": len(rows) > 1000,
+        "groups": [{**group(r), "count": r["n"]} for r in rows[:1000]],
+    }
+
+
+async def q6(conn: Any, org: str, variables: dict[str, Any]) -> dict[str, Any]:
+    start, end = (datetime.fromisoformat(variables[k]) for k in ("from", "to"))
+    by_status = await conn.fetch(Q6_BY_STATUS, org, start, end)
+    by_day = await conn.fetch(Q6_BY_DAY, org, start, end)
+    return {
+        "byStatusAndAnalyzer": _stats(
+            by_status,
+            lambda r: {
+                "status": r["status"],
+                "analyzerId": r["analyzer_id"],
+                "analyzerName": r["analyzer_name"],
+            },
+        ),
+        "byDay": _stats(by_day, lambda r: {"bucketStart": r[0].isoformat()}),
+    }
+
+
 Handler = Callable[[Any, str, dict[str, Any]], Awaitable[dict[str, Any]]]
-OPERATIONS: dict[str, Handler] = {"BenchQ1": q1, "BenchQ2": q2, "BenchQ3": q3, "BenchQ4": q4}
+OPERATIONS: dict[str, Handler] = {
+    "BenchQ1": q1,
+    "BenchQ2": q2,
+    "BenchQ3": q3,
+    "BenchQ4": q4,
+    "BenchQ5": q5,
+    "BenchQ6": q6,
+}
 
 
 async def _organization(conn: Any, authorization: str) -> str | None:

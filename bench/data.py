@@ -25,7 +25,7 @@ from app.services.jobs import job_ordering
 
 ROOT = Path(__file__).resolve().parents[1]
 QUERIES = Path(__file__).with_name("queries")
-NAMES = ("q1", "q2", "q3", "q4")
+NAMES = ("q1", "q2", "q3", "q4", "q5", "q6")
 ORG = "synth-a"
 ORGS = ("synth-a", "synth-b", "synth-c")
 DEEP_ROW = 500_000  # Q2 starts after the cursor of this row of the organization's listing
@@ -185,6 +185,8 @@ async def _variables(store: Store) -> dict[str, dict[str, Any]]:
     assert newest is not None and detail is not None
     since = (newest - timedelta(days=30)).isoformat()
     return {
+        "q5": {"since": (newest - timedelta(days=7)).isoformat()},
+        "q6": {"from": (newest - timedelta(days=90)).isoformat(), "to": newest.isoformat()},
         "q1": {},
         "q2": {"after": job_ordering(()).cursor(deep)},
         "q3": {"id": detail},

@@ -1,5 +1,6 @@
 """`python -m bench.explain [q2 q4 …]`: the SQL jobql sends for each benchmark request, with
-PostgreSQL's EXPLAIN (ANALYZE, BUFFERS) of each statement, on the benchmark's database.
+PostgreSQL's EXPLAIN (ANALYZE, BUFFERS) of each statement, on the benchmark's database
+(BENCH_POSTGRES_URL overrides it).
 
 It serves the request in-process (the real app over httpx), records the statements (those of
 compiled queries, sent through asyncpg, and SQLAlchemy's, with a `before_cursor_execute`
@@ -9,6 +10,7 @@ listener), then explains each with the same parameters.
 from __future__ import annotations
 
 import asyncio
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -66,7 +68,8 @@ async def explain(store: Store, names: Sequence[str], key: str, files: dict[str,
 
 def main(argv: Sequence[str] | None = None) -> int:
     names = list(argv if argv is not None else sys.argv[1:]) or list(NAMES)
-    store = Store("postgresql", PG_URL, DATA / "postgresql")
+    # The benchmark's database, or the one `bench/run --postgres-url` was given.
+    store = Store("postgresql", os.environ.get("BENCH_POSTGRES_URL", PG_URL), DATA / "postgresql")
     files = bodies(store, DATA / "bodies")
     text = asyncio.run(explain(store, names, api_key(store), files))
     Path(DATA / "explain.md").write_text(text)

@@ -65,6 +65,29 @@ async def test_q4_tql_page_without_count(env: Env) -> None:
     assert statements == 2
 
 
+async def test_q5_verdict_page_with_taxonomies(env: Env) -> None:
+    newest = await env.data("{ jobs(first: 1) { nodes { createdAt } } }")
+    since = datetime.fromisoformat(newest["jobs"]["nodes"][0]["createdAt"]) - timedelta(days=60)
+    data, statements = await _run(env, "q5", {"since": since.isoformat()})
+    nodes = data["jobs"]["nodes"]
+    assert nodes and all(n["verdict"] in ("SUSPICIOUS", "MALICIOUS") for n in nodes)
+    assert all(n["report"]["summary"]["taxonomies"] for n in nodes)
+    # auth, the page joined with its reports
+    assert statements == 2
+
+
+async def test_q6_two_stats_two_statements(env: Env) -> None:
+    newest = await env.data("{ jobs(first: 1) { nodes { createdAt } } }")
+    end = datetime.fromisoformat(newest["jobs"]["nodes"][0]["createdAt"])
+    window = {"from": (end - timedelta(days=90)).isoformat(), "to": end.isoformat()}
+    data, statements = await _run(env, "q6", window)
+    by_status, by_day = data["byStatusAndAnalyzer"], data["byDay"]
+    assert by_status["total"] == by_day["total"] > 0
+    assert sum(g["count"] for g in by_day["groups"]) == by_day["total"]
+    # auth, one GROUP BY per jobStats
+    assert statements == 3
+
+
 async def test_q1_count_is_a_range_of_one_covering_index_on_sqlite(env: Env) -> None:
     """Q1's COUNT reads only the status + data type index (migration 0007): on SQLite without
     it, at 1,000,000 jobs it read every candidate row of the table (300 ms a request)."""

@@ -144,7 +144,22 @@ def _compiled_cases(v: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
         (operation("job_page"), {"first": 30}),
         ("{ jobs { edges { node { id } } } }", {}),
         ("{ jobs(first: 1) { pageInfo { hasNextPage } } }", {}),
+        (PAGE, {"first": 50, "tql": 'verdict >= "suspicious" and taxonomy has (namespace = "VT")'}),
+        (PAGE, {"first": 30, "orderBy": [{"field": "VERDICT", "direction": "DESC"}]}),
+        ("{ jobs(first: 20) { nodes { id verdict priority } } }", {}),
+        (STATS, {"by": ["STATUS", "ANALYZER"], "tql": None}),
+        (STATS, {"by": ["VERDICT", "TLP", "DATA_TYPE"], "tql": "artifact has (tlp >= 2)"}),
+        (STATS, {"by": ["TIME"], "tql": 'createdAt between "now - 400 days" and "now"'}),
     ]
+
+
+STATS = """
+query ($by: [JobStatsDimension!]!, $tql: String) {
+  jobStats(groupBy: $by, tql: $tql, bucket: WEEK) {
+    __typename total truncated
+    groups { __typename status analyzerId analyzerName dataType tlp verdict bucketStart count }
+  }
+}"""
 
 
 DECLINED = [
@@ -160,6 +175,7 @@ DECLINED = [
     ('{ jobs(first: 3, tql: "status = ") { nodes { id } } }', {}),
     ("query($n: Int) { jobs(first: $n) { nodes { id } } }", {"n": "three"}),
     ('{ jobs(first: 2, filter: {tlp: {gt: 1}}, tql: "tlp <") { nodes { id } } }', {}),
+    ("{ jobStats(groupBy: [TIME]) { total } }", {}),
 ]
 
 

@@ -405,3 +405,49 @@ async def test_server_agrees_with_the_reference_in_both_spellings(env: Env, data
     note = f"tql: {tql}\nfilter: {json.dumps(typed)}"
     assert await matching(env, deleted, filter=typed) == expected, note
     assert await matching(env, deleted, tql=tql) == expected, note
+
+
+STATS = """
+query ($filter: JobFilter, $tql: String, $deleted: Boolean!, $by: [JobStatsDimension!]!) {
+  jobStats(filter: $filter, tql: $tql, includeDeleted: $deleted, groupBy: $by) {
+    total truncated
+    groups { status analyzerId analyzerName dataType tlp verdict bucketStart count }
+  }
+}"""
+GROUP_KEYS = {"STATUS": ("status",), "ANALYZER": ("analyzerId", "analyzerName"),
+              "DATA_TYPE": ("dataType",), "TLP": ("tlp",), "VERDICT": ("verdict",)}  # fmt: skip
+
+
+@settings(
+    max_examples=25,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(data=st.data())
+async def test_job_stats_agree_with_a_python_count(env: Env, data: Any) -> None:
+    rows = await demo_rows(env)
+    tree = data.draw(trees(rows), label="tree")
+    deleted = data.draw(st.booleans(), label="includeDeleted")
+    by = data.draw(st.lists(st.sampled_from(list(GROUP_KEYS)), min_size=1, max_size=3, unique=True))
+    visible = [r for r in rows if deleted or r["status"] != "DELETED"]
+    matched = [r for r in visible if evaluate(tree, r) is True]
+    expected: dict[tuple[Any, ...], int] = {}
+    for row in matched:
+        key = tuple(row[name] for d in by for name in GROUP_KEYS[d])
+        expected[key] = expected.get(key, 0) + 1
+    spellings = {"filter": to_filter(tree)}, {"tql": to_tql(tree, str.lower)}
+    for spelling in spellings:
+        variables = {"deleted": deleted, "by": by, "filter": None, "tql": None, **spelling}
+        stats = (await env.data(STATS, variables))["jobStats"]
+        found = {
+            tuple(g[name] for d in by for name in GROUP_KEYS[d]): g["count"]
+            for g in stats["groups"]
+        }
+        note = f"groupBy {by}, {spelling}"
+        assert found == expected and stats["total"] == len(matched), note
+        assert not stats["truncated"]
+        counts = [g["count"] for g in stats["groups"]]
+        assert counts == sorted(counts, reverse=True), note
+        unused = {"status", "analyzerId", "analyzerName", "dataType", "tlp", "verdict"}
+        unused -= {name for d in by for name in GROUP_KEYS[d]}
+        assert all(g[name] is None for g in stats["groups"] for name in unused)

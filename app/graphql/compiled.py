@@ -72,6 +72,7 @@ from app.graphql.documents import parse_document, validation_errors
 from app.graphql.errors import present
 from app.graphql.executor import STRAWBERRY_FIELD
 from app.graphql.limits import ShapeLimits, check_shape
+from app.graphql.stats import stats_statement
 from app.graphql.types import JobListArgs, settings_page_size
 from app.pagination import Ordering
 from app.services.jobs import (
@@ -84,6 +85,7 @@ from app.services.jobs import (
     scope_where,
 )
 from app.services.listing import Listing, behind_query, count_query, cut, page_query
+from app.services.stats import Stats, StatsGroup, stats_of
 from app.services.verdicts import verdict_name
 
 log = logging.getLogger("jobql.compiled")
@@ -342,9 +344,11 @@ class _Planner:
         name = fdl[0].node.name.value
         if name == "__typename":
             return _constant_root(root.name)
-        if name not in ("job", "jobs"):
+        if name not in ("job", "jobs", "jobStats"):
             raise Unsupported(name)
         definition, node = root.fields[name], fdl[0].node
+        if name == "jobStats":
+            return self._stats_root(definition, node, fdl)
         if name == "job":
             return self._job_root(definition, node, fdl)
         return self._jobs_root(definition, node, fdl)
@@ -391,6 +395,46 @@ class _Planner:
             args = JobListArgs.of(request.settings, **arguments)
             listing = args.listing(request.organization, settings_page_size(request.settings))
             return lambda fetch: connection.run(fetch, request, listing)
+
+        return root
+
+    def _stats_root(self, definition: GraphQLField, node: FieldNode, fdl: FieldDetailsList) -> Root:
+        """jobStats: the service's one GROUP BY statement, its rows built into the selection."""
+        kind = _object_type(definition.type)
+        parts: list[tuple[str, str, Any]] = []
+        for key, name, sub in self._fields(kind, fdl):
+            if name == "groups":
+                group = _object_type(kind.fields[name].type)
+                fields = [(k, n) for k, n, _ in self._fields(group, sub)]
+                if any(n not in _GROUP_FIELDS and n != "__typename" for _, n in fields):
+                    raise Unsupported("a JobStatsGroup field")
+                parts.append((key, name, (group.name, fields)))
+            elif name in ("total", "truncated", "__typename"):
+                parts.append((key, name, kind.name))
+            else:
+                raise Unsupported(name)
+        strawberry_field = (definition.extensions or {})[STRAWBERRY_FIELD]
+        converter = self.strawberry.schema_converter
+
+        def root(request: Request) -> Callable[[Fetch], Awaitable[Any]]:
+            values = get_argument_values(definition, node, request.variables)
+            arguments = convert_arguments(
+                values, strawberry_field.arguments, converter.scalar_registry, converter.config
+            )
+            statement, dimensions = stats_statement(
+                request.settings,
+                request.organization,
+                arguments.get("filter"),
+                arguments.get("tql"),
+                arguments.get("include_deleted", False),
+                arguments["group_by"],
+                arguments["bucket"],
+            )
+
+            async def run(fetch: Fetch) -> Any:
+                return _stats(parts, stats_of(await fetch(statement), dimensions))
+
+            return run
 
         return root
 
@@ -569,6 +613,42 @@ class _Connection:
             else:
                 out[key] = part
         return out
+
+
+_GROUP_FIELDS = {
+    "status": "status",
+    "analyzerId": "analyzer_id",
+    "analyzerName": "analyzer_name",
+    "dataType": "data_type",
+    "tlp": "tlp",
+    "verdict": "verdict",
+    "bucketStart": "bucket_start",
+    "count": "count",
+}
+
+
+def _stats(parts: list[tuple[str, str, Any]], found: Stats) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, name, part in parts:
+        if name == "groups":
+            typename, fields = part
+            out[key] = [_group(group, typename, fields) for group in found.groups]
+        elif name == "__typename":
+            out[key] = part
+        else:
+            out[key] = getattr(found, name)
+    return out
+
+
+def _group(group: StatsGroup, typename: str, fields: list[tuple[str, str]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, name in fields:
+        if name == "__typename":
+            out[key] = typename
+            continue
+        value = getattr(group, _GROUP_FIELDS[name])
+        out[key] = _time(value) if name == "bucketStart" else value
+    return out
 
 
 def _edge(parts: list[tuple[str, str, Any]], row: Row, cursor: str, loaded: Loaded) -> Any:

@@ -12,6 +12,7 @@ from app.graphql.filter_tree import compile_filter
 from app.graphql.filters import AnalyzerFilterArg, IncludeDeleted, JobFilterArg, TqlArg
 from app.graphql.permissions import guarded
 from app.graphql.queue_types import WorkerInfo
+from app.graphql.stats import Bucket, GroupBy, JobStats, TimeBucket, stats_statement, to_graphql
 from app.graphql.tql_fields import TqlEntity, TqlField, tql_fields
 from app.graphql.types import (
     After,
@@ -31,6 +32,7 @@ from app.graphql.types import (
 from app.pagination import window
 from app.services import queue_status
 from app.services.analyzers import ANALYZER_ORDERING, analyzer_listing
+from app.services.stats import stats_of
 from app.tql import ANALYZER_FIELDS
 
 JobId = Annotated[strawberry.ID, strawberry.argument(description="The job's id.")]
@@ -80,6 +82,29 @@ class Query:
             settings, filter, tql, order_by, first, after, last, before, include_deleted
         )
         return await job_connection(info, args)
+
+    @strawberry.field(
+        description="Counts of the organization's jobs grouped by 1 to 3 dimensions, under the "
+        "same filter, tql and includeDeleted rules as jobs: groups biggest first, at most 1,000 "
+        "(truncated says more exist); TIME groups by the UTC bucket of createdAt and needs a "
+        "bounded createdAt range."
+    )
+    async def job_stats(
+        self,
+        info: Info,
+        group_by: GroupBy,
+        filter: JobFilterArg = None,
+        tql: TqlArg = None,
+        include_deleted: IncludeDeleted = False,
+        bucket: Bucket = TimeBucket.DAY,
+    ) -> JobStats:
+        organization = info.context.principal.organization
+        statement, dimensions = stats_statement(
+            info.context.settings, organization, filter, tql, include_deleted, group_by, bucket
+        )
+        async with info.context.db.read() as conn:
+            rows = (await conn.execute(statement)).all()
+        return to_graphql(stats_of(rows, dimensions))
 
     @strawberry.field(
         description="One analyzer by id; null when absent or in another organization."
