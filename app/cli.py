@@ -13,6 +13,7 @@ from pydantic import ValidationError
 
 from app.auth import Role
 from app.blobs import BlobStore
+from app.cli_admin import add_admin_parsers
 from app.config import Settings, describe, unknown_variables
 from app.db.engine import Database
 from app.db.migrate import upgrade
@@ -38,11 +39,22 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="jobql", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="jobql",
+        description=__doc__,
+        epilog="Every command reads its settings from JOBQL_* variables (README: Configuration). "
+        "Exit codes: 0 done, 2 refused (one line on stderr says why) or bad usage.",
+    )
+    parser.add_argument("--version", action="version", version=f"jobql {_version()}")
     commands = parser.add_subparsers(required=True, metavar="COMMAND")
 
     serve = commands.add_parser("serve", help="migrate, then serve the API")
-    serve.add_argument("--demo", action="store_true", help="load the demo data if empty")
+    serve.add_argument(
+        "--demo",
+        action="store_true",
+        help="load the demo data if the database is empty, and print the demo keys (on a "
+        "database with data they work only if it holds the demo data)",
+    )
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument("--workers", type=int, default=1)
@@ -68,16 +80,19 @@ def _parser() -> argparse.ArgumentParser:
     what.add_argument("--synthetic", type=int, metavar="N", help="N synthetic jobs")
     seed.set_defaults(run=_seed)
 
-    apikey = commands.add_parser("apikey", help="API keys").add_subparsers(required=True)
-    create = apikey.add_parser("create", help="print a new key (creating the user if new)")
-    create.add_argument("--org", required=True)
-    create.add_argument("--login", required=True)
-    create.add_argument("--roles", default="read", type=_roles, help="e.g. read,analyze")
-    create.set_defaults(run=_apikey_create)
-
+    add_admin_parsers(commands, _roles)
     commands.add_parser("export-schema", help="print the SDL").set_defaults(run=_export_schema)
     _worker_parser(commands)
     return parser
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("jobql")
+    except PackageNotFoundError:  # run from a source tree that was never installed
+        return "unknown"
 
 
 def _worker_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -184,10 +199,10 @@ def _serve(args: argparse.Namespace) -> None:
 async def _prepare(settings: Settings, *, demo: bool) -> None:
     await upgrade(settings.database_url)
     if demo:
-        await _load_demo(settings, quiet=True)
+        await _load_demo(settings, serving=True)
 
 
-async def _load_demo(settings: Settings, *, quiet: bool = False) -> None:
+async def _load_demo(settings: Settings, *, serving: bool = False) -> None:
     from app.seed.demo import is_empty, load_demo
 
     db = Database(settings)
@@ -195,7 +210,14 @@ async def _load_demo(settings: Settings, *, quiet: bool = False) -> None:
         if await is_empty(db):
             count = await load_demo(db, BlobStore(settings.blob_dir))
             print(f"Loaded the demo data: {count} jobs", file=sys.stderr)
-        elif not quiet:
+        elif serving:
+            print(
+                "The database has data already: demo data not loaded, so the demo keys below "
+                "work only if it was loaded before (to start the demo over, remove the "
+                "database, e.g. jobql.db, and the blobs folder)",
+                file=sys.stderr,
+            )
+        else:
             print("The database has data already: demo data not loaded", file=sys.stderr)
     finally:
         await db.dispose()
@@ -214,21 +236,6 @@ def _seed(args: argparse.Namespace) -> None:
     from app.seed.synthetic import seed_synthetic
 
     asyncio.run(seed_synthetic(settings, args.synthetic))
-
-
-def _apikey_create(args: argparse.Namespace) -> None:
-    from app.services.users import create_api_key
-
-    async def create() -> str:
-        db = Database(Settings())
-        try:
-            return await create_api_key(
-                db, organization=args.org, login=args.login, roles=args.roles
-            )
-        finally:
-            await db.dispose()
-
-    print(asyncio.run(create()))
 
 
 def _demo(args: argparse.Namespace) -> int:
