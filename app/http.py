@@ -30,6 +30,7 @@ from app.graphql.context import Context
 from app.graphql.documents import operation_type, parse_document, parse_error
 from app.graphql.errors import present
 from app.logs import request_id
+from app.persisted import PersistedQueries
 from app.ratelimit import RateLimiter
 from app.services.queue import Wakeup
 from app.signing import Signer
@@ -75,6 +76,7 @@ class GraphQLEndpoint(GraphQL[Context, None]):
         self.wakeup = wakeup or Wakeup()
         self.explorer = explorer
         self.limiter = RateLimiter(settings.rate_limit_per_second, settings.rate_limit_burst)
+        self.persisted = PersistedQueries(settings.persisted_queries_max)
         self.refused = RateLimiter(settings.refused_rate_per_second, settings.refused_rate_burst)
         self.principals = PrincipalCache(settings.auth_cache_seconds)
         self.compiled = CompiledQueries(schema, settings, db) if settings.compiled_queries else None
@@ -142,7 +144,7 @@ class GraphQLEndpoint(GraphQL[Context, None]):
                 406, f"This endpoint answers {GRAPHQL_RESPONSE} or {JSON}", "NOT_ACCEPTABLE"
             )
         progress["stage"] = "body"
-        params = await self._params(request)
+        params = self.persisted.resolve(await self._params(request), media_type)
         progress["stage"] = "execution"
         return await self._execute(request, params, media_type)
 
