@@ -49,6 +49,7 @@ query LatestReports {
       dataType
       data
       status
+      verdict
       createdAt
       report {
         summary {

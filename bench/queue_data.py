@@ -40,7 +40,7 @@ async def analyzers(conn: asyncpg.Connection) -> None:
 async def top_up(conn: asyncpg.Connection, wanted: int = WAITING) -> int:
     """Deletes what an earlier run claimed, then queues jobs until `wanted` wait; returns how
     many were added (one INSERT … SELECT per table: a few seconds for 100,000)."""
-    await conn.execute("DELETE FROM job WHERE analyzer_id = $1 AND status <> 'WAITING'", CLAIMS)
+    await clear(conn, CLAIMS, "AND state <> 'QUEUED'", "AND status <> 'WAITING'")
     have = await conn.fetchval(
         "SELECT count(*) FROM job_queue WHERE analyzer_id = $1 AND state = 'QUEUED'", CLAIMS
     )
@@ -69,3 +69,11 @@ INSERT INTO job_queue (job_id, organization_id, analyzer_id, priority, enqueued_
     available_at, state, cancel_requested)
 SELECT id, organization_id, analyzer_id, 1, created_at, created_at, 'QUEUED', false FROM new
 """
+
+
+async def clear(conn: asyncpg.Connection, analyzer: str, queue: str = "", job: str = "") -> None:
+    """Deletes the analyzer's jobs (those matching `job`): queue rows first, the order the
+    server locks them in (its sweeper may be requeuing the same jobs; job first deadlocks)."""
+    async with conn.transaction():
+        await conn.execute(f"DELETE FROM job_queue WHERE analyzer_id = $1 {queue}", analyzer)
+        await conn.execute(f"DELETE FROM job WHERE analyzer_id = $1 {job}", analyzer)

@@ -26,6 +26,7 @@ from bench.processes import Server, backend_cpu, free_port, spent
 from bench.write_report import section, write_section
 
 T = TypeVar("T")
+_RUN = "AND status <> 'WAITING'"
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -80,7 +81,7 @@ def _server(store: Store, workers: int) -> Server:
 async def _clear_flow(dsn: str) -> None:
     conn = await asyncpg.connect(dsn)
     try:
-        await conn.execute("DELETE FROM job WHERE analyzer_id = $1", queue_data.FLOW)
+        await queue_data.clear(conn, queue_data.FLOW)
     finally:
         await conn.close()
 
@@ -107,6 +108,13 @@ async def _claims(args: argparse.Namespace, store: Store, server: Server, key: s
                 )
                 pair[target] = await _measured(server, store.database, work)
             print(f"  claims {target}: {pair[target].rate:,.0f}/s", flush=True)
+            # The claimed jobs go now: their leases would expire during the next runs and the
+            # server's sweeper would spend them requeuing tens of thousands of jobs.
+            conn = await asyncpg.connect(store.dsn)
+            try:
+                await queue_data.clear(conn, queue_data.CLAIMS, "AND state <> 'QUEUED'", _RUN)
+            finally:
+                await conn.close()
         results.append(pair)
     return results
 

@@ -10,7 +10,7 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from app.tql import And, Condition, Match, Not, Op, Or, Predicate, TimeRange
+from app.tql import And, Condition, Has, Match, Not, Op, Or, Predicate, TimeRange
 from tests.support import Env
 
 ALL_JOBS = """
@@ -18,8 +18,10 @@ query ($after: String) {
   jobs(first: 100, after: $after, includeDeleted: true) {
     pageInfo { hasNextPage endCursor }
     nodes { id status dataType data message analyzerId analyzerName analyzerDefinitionId
-            createdBy updatedBy attachment { sha256 } tlp pap createdAt updatedAt startDate
-            endDate }
+            createdBy updatedBy attachment { sha256 sha1 md5 name } tlp pap createdAt updatedAt
+            startDate endDate verdict priority
+            report { success summary { taxonomies { level namespace predicate value } }
+                     artifacts { dataType data message tlp tags } } }
   }
 }"""
 MATCHING = """
@@ -35,6 +37,9 @@ INTS = ("tlp", "pap")
 TIMES = ("createdAt", "updatedAt", "startDate", "endDate")
 TIME_ENUM = {"createdAt": "CREATED_AT", "updatedAt": "UPDATED_AT", "startDate": "START_DATE",
              "endDate": "END_DATE"}  # fmt: skip
+LEVELS = ("INFO", "SAFE", "SUSPICIOUS", "MALICIOUS")
+PRIORITIES = ("LOW", "NORMAL", "HIGH", "URGENT")
+DIGESTS = ("attachmentSha256", "attachmentSha1", "attachmentMd5")
 STATUSES = ("WAITING", "IN_PROGRESS", "SUCCESS", "FAILURE", "TIMEOUT", "CANCELLED", "DELETED")
 TYPED_OPS = {
     Op.EQ: "eq", Op.NEQ: "neq", Op.IN: "in", Op.NOT_IN: "notIn", Op.LT: "lt", Op.LTE: "lte",
@@ -44,6 +49,7 @@ TYPED_OPS = {
 # TQL-only operators, spelled in the typed filter as NOT of their positive form.
 NEGATED = {Op.NOT_CONTAINS: Op.CONTAINS, Op.NOT_STARTSWITH: Op.STARTSWITH,
            Op.NOT_ENDSWITH: Op.ENDSWITH}  # fmt: skip
+ENUMS = ("status", "verdict", "priority", "level")
 Row = dict[str, Any]
 
 
@@ -73,7 +79,22 @@ async def demo_rows(env: Env) -> Rows:
     if id(env) not in _ROWS:
         rows = Rows()
         for node in await pages(env, ALL_JOBS, {}):
-            row = dict(node, attachmentSha256=(node.pop("attachment") or {}).get("sha256"))
+            attachment = node.pop("attachment") or {}
+            report = node.pop("report") or {}
+            row = dict(
+                node,
+                attachmentSha256=attachment.get("sha256"),
+                attachmentSha1=attachment.get("sha1"),
+                attachmentMd5=attachment.get("md5"),
+                attachmentName=attachment.get("name"),
+                reportSuccess=report.get("success"),
+                taxonomy=report.get("summary", {}).get("taxonomies", []),
+                artifact=report.get("artifacts", []),
+            )
+            digests = [attachment.get(k) for k in ("sha256", "sha1", "md5")]
+            if row["dataType"] == "hash" and row["data"] is not None:
+                digests.append(row["data"].lower())
+            row["hash"] = {d for d in digests if d}
             for name in TIMES:
                 row[name] = datetime.fromisoformat(row[name]) if row[name] else None
             rows.append(row)
@@ -107,9 +128,18 @@ def holds(value: Any, op: Op, operand: Any) -> bool | None:
     return tests[op]()
 
 
+def rank(value: Any) -> Any:
+    """Levels compare in the enum's order."""
+    if isinstance(value, tuple):
+        return tuple(rank(v) for v in value)
+    return None if value is None else LEVELS.index(value)
+
+
 def evaluate(tree: Predicate, row: Row) -> bool | None:
+    if isinstance(tree, Has):
+        return any(evaluate(tree.item, item) is True for item in row[tree.relation])
     if isinstance(tree, Condition):
-        return holds(row[tree.field], tree.op, tree.value)
+        return condition(tree, row)
     if isinstance(tree, Not):
         inner = evaluate(tree.item, row)
         return None if inner is None else not inner
@@ -120,6 +150,24 @@ def evaluate(tree: Predicate, row: Row) -> bool | None:
     if decisive in results:
         return decisive
     return None if None in results else not decisive
+
+
+def condition(tree: Condition, row: Row) -> bool | None:
+    value, operand, op = row[tree.field], tree.value, tree.op
+    if tree.field == "hash":  # never unknown: = and IN only
+        wanted = {v.lower() for v in (operand if isinstance(operand, tuple) else (operand,))}
+        return bool(value & wanted)
+    if tree.field == "tags":  # a list: = means "holds", != "lacks"
+        wanted = set(operand if isinstance(operand, tuple) else (operand,))
+        found = bool(set(value) & wanted)
+        return found if op in (Op.EQ, Op.IN) else not found
+    if tree.field in ("verdict", "level"):
+        value, operand = rank(value), rank(operand)
+    if tree.field in DIGESTS and op in (Op.EQ, Op.NEQ, Op.IN, Op.NOT_IN):
+        operand = (
+            tuple(v.lower() for v in operand) if isinstance(operand, tuple) else operand.lower()
+        )
+    return holds(value, op, operand)
 
 
 def expand(tr: TimeRange) -> Predicate:
@@ -147,11 +195,13 @@ def to_tql(tree: Predicate, enum_case: Callable[[str], str]) -> str:
         return to_tql(expand(tree), enum_case)
     if isinstance(tree, Not):
         return f"NOT ({to_tql(tree.item, enum_case)})"
+    if isinstance(tree, Has):
+        return f"{tree.relation} HAS ({to_tql(tree.item, enum_case)})"
     if isinstance(tree, And | Or):
         joiner = " and " if isinstance(tree, And) else " OR "
         return "(" + joiner.join(to_tql(item, enum_case) for item in tree.items) + ")"
     value = tree.value
-    if tree.field == "status":
+    if tree.field in ENUMS and value is not None:
         value = tuple(map(enum_case, value)) if isinstance(value, tuple) else enum_case(value)
     if value is None:
         return f"{tree.field} {tree.op.value}"
@@ -171,6 +221,8 @@ def to_filter(tree: Predicate) -> dict[str, Any]:
         return {"timeRange": {**spelled, "fields": fields, "match": tree.match.value}}
     if isinstance(tree, Not):
         return {"not": to_filter(tree.item)}
+    if isinstance(tree, Has):
+        return {tree.relation: to_filter(tree.item)}
     if isinstance(tree, And | Or):
         return {"and" if isinstance(tree, And) else "or": [to_filter(i) for i in tree.items]}
     if tree.op in (Op.IS_NULL, Op.IS_NOT_NULL):
@@ -206,9 +258,44 @@ def text_operand(draw: st.DrawFn, values: list[str], op: Op) -> str:
 
 @st.composite
 def conditions(draw: st.DrawFn, rows: list[Row]) -> Predicate:
-    kind = draw(st.sampled_from(["string", "int", "time", "status", "id", "range"]))
+    kinds = ["string", "int", "time", "status", "id", "range", "enum", "hash", "success", "has"]
+    kind = draw(st.sampled_from(kinds))
+    if kind == "enum":
+        name, values = draw(st.sampled_from([("verdict", LEVELS), ("priority", PRIORITIES)]))
+        ops = [Op.EQ, Op.NEQ, Op.IN, Op.NOT_IN]
+        if name == "verdict":
+            ops += [Op.LT, Op.LTE, Op.GT, Op.GTE, Op.IS_NULL, Op.IS_NOT_NULL]
+        op = draw(st.sampled_from(ops))
+        if op in (Op.IS_NULL, Op.IS_NOT_NULL):
+            return Condition(name, op)
+        if op in (Op.IN, Op.NOT_IN):
+            items = draw(st.lists(st.sampled_from(values), min_size=1, max_size=3))
+            return Condition(name, op, tuple(items))
+        return Condition(name, op, draw(st.sampled_from(values)))
+    if kind == "hash":
+        known = sorted({d for r in rows for d in r["hash"]}) or ["0" * 32]
+        pick = st.sampled_from(known).map(lambda d: d.upper()) | st.sampled_from(known)
+        pick = pick | st.sampled_from(["0" * 40, "not-a-digest"])
+        if draw(st.booleans()):
+            return Condition("hash", Op.EQ, draw(pick))
+        return Condition("hash", Op.IN, tuple(draw(st.lists(pick, min_size=1, max_size=3))))
+    if kind == "success":
+        return Condition(
+            "reportSuccess", draw(st.sampled_from([Op.EQ, Op.NEQ])), draw(st.booleans())
+        )
+    if kind == "has":
+        relation = draw(st.sampled_from(["taxonomy", "artifact"]))
+        items = [item for r in rows for item in r[relation]]
+        inner = st.recursive(
+            related(relation, items),
+            lambda c: st.lists(c, min_size=1, max_size=2).map(tuple).map(And) | c.map(Not),
+            max_leaves=3,
+        )
+        return Has(relation, draw(inner))
     if kind == "string":
-        name = draw(st.sampled_from(STRINGS))
+        name = draw(
+            st.sampled_from(STRINGS + ("attachmentSha1", "attachmentMd5", "attachmentName"))
+        )
         values = sorted({r[name] for r in rows if r[name] is not None})
         op = draw(st.sampled_from([Op.EQ, Op.NEQ, Op.IN, Op.NOT_IN, Op.CONTAINS, Op.STARTSWITH,
                                    Op.ENDSWITH, Op.IS_NULL, Op.IS_NOT_NULL, *NEGATED]))  # fmt: skip
@@ -253,6 +340,31 @@ def conditions(draw: st.DrawFn, rows: list[Row]) -> Predicate:
     return TimeRange(start, end, tuple(fields), draw(st.sampled_from(list(Match))))
 
 
+@st.composite
+def related(draw: st.DrawFn, relation: str, items: list[Row]) -> Predicate:
+    """A condition on one taxonomy or artifact, with values from the demo's."""
+    if relation == "taxonomy":
+        name = draw(st.sampled_from(["level", "namespace", "predicate", "value"]))
+    else:
+        name = draw(st.sampled_from(["dataType", "data", "message", "tlp", "tags"]))
+    if name == "level":
+        op = draw(st.sampled_from([Op.EQ, Op.NEQ, Op.LT, Op.LTE, Op.GT, Op.GTE, Op.IN]))
+        if op is Op.IN:
+            return Condition(name, op, tuple(draw(st.lists(st.sampled_from(LEVELS), min_size=1))))
+        return Condition(name, op, draw(st.sampled_from(LEVELS)))
+    if name == "tlp":
+        op = draw(st.sampled_from([Op.EQ, Op.NEQ, Op.LT, Op.GTE]))
+        return Condition(name, op, draw(st.integers(-1, 4)))
+    if name == "tags":
+        tags = sorted({t for item in items for t in item["tags"]}) + ["nope"]
+        return Condition(name, draw(st.sampled_from([Op.EQ, Op.NEQ])), draw(st.sampled_from(tags)))
+    values = sorted({item[name] for item in items if item[name] is not None})
+    op = draw(st.sampled_from([Op.EQ, Op.NEQ, Op.CONTAINS, Op.STARTSWITH, Op.IS_NULL]))
+    if op is Op.IS_NULL:
+        return Condition(name, draw(st.sampled_from([Op.IS_NULL, Op.IS_NOT_NULL])))
+    return Condition(name, op, text_operand(draw, values, op))
+
+
 def times(rows: list[Row]) -> list[datetime]:
     return sorted({r[name] for r in rows for name in TIMES if r[name] is not None})
 
@@ -265,13 +377,18 @@ def trees(rows: list[Row]) -> st.SearchStrategy[Predicate]:
     return st.recursive(conditions(rows), compound, max_leaves=6)
 
 
+def cortex(value: str) -> str:
+    """Cortex's spelling of an enum value: IN_PROGRESS is InProgress."""
+    return value.title().replace("_", "")
+
+
 async def matching(env: Env, deleted: bool, **spelling: Any) -> list[str]:
     variables = {"deleted": deleted, "filter": None, "tql": None, **spelling}
     return sorted(node["id"] for node in await pages(env, MATCHING, variables))
 
 
 @settings(
-    max_examples=40,
+    max_examples=60,
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
@@ -280,7 +397,7 @@ async def test_server_agrees_with_the_reference_in_both_spellings(env: Env, data
     rows = await demo_rows(env)
     tree = data.draw(trees(rows), label="tree")
     deleted = data.draw(st.booleans(), label="includeDeleted")
-    enum_case = data.draw(st.sampled_from([str.upper, str.lower, str.title]))
+    enum_case = data.draw(st.sampled_from([str.upper, str.lower, str.title, cortex]))
     visible = [r for r in rows if deleted or r["status"] != "DELETED"]
     expected = sorted(r["id"] for r in visible if evaluate(tree, r) is True)
     tql = to_tql(tree, enum_case)

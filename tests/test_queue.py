@@ -406,6 +406,6 @@ async def test_claims_heartbeats_and_completions_cost_fixed_statements(env: Env)
         await env.data(COMPLETE_ONLY, {"lease": leases[0], "report": REPORT}, key=key)
     counted["complete"].append(len(seen))
     # claim: key, analyzers, pick, jobs, events, queue rows, worker seen; heartbeat: key, leases,
-    # renew, worker seen; complete: key, queue row, job, status, event, queue row gone, report,
-    # artifacts.
-    assert counted == {"claim": [7, 7], "heartbeat": [4, 4], "complete": [8]}
+    # renew, worker seen; complete: key, queue row, job, status (and verdict), event, queue row
+    # gone, report, its taxonomy rows, artifacts.
+    assert counted == {"claim": [7, 7], "heartbeat": [4, 4], "complete": [9]}

@@ -12,6 +12,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    SmallInteger,
     String,
     Table,
     Text,
@@ -110,8 +111,9 @@ class Attachment(SQLModel, table=True):
     size: int = Field(sa_column=Column(BigInteger(), nullable=False))
     content_type: str = Field(sa_column=Column(Text(), nullable=False))
     sha256: str = Field(sa_column=Column(String(64), nullable=False, index=True))
-    sha1: str = Field(sa_column=Column(String(40), nullable=False))
-    md5: str = Field(sa_column=Column(String(32), nullable=False))
+    # Digests are stored in lower case (migration 0004 lowered older rows); filters lower input.
+    sha1: str = Field(sa_column=Column(String(40), nullable=False, index=True))
+    md5: str = Field(sa_column=Column(String(32), nullable=False, index=True))
     created_at: datetime = _created_at()
 
 
@@ -151,8 +153,13 @@ class Job(SQLModel, table=True):
     # The lease of the attempt that owns the job: a worker's write must present it. Kept after
     # the job finishes, so a repeated completion with the same lease is recognised.
     lease_token: str | None = Field(default=None, sa_column=Column(String(64)))
+    # The report's highest taxonomy level as its rank (app/services/verdicts.py: INFO 0 …
+    # MALICIOUS 3), NULL without a report or taxonomies: kept here so a listing can filter and
+    # sort on it with an index (ix_job_org_verdict, migration 0004).
+    verdict: int | None = Field(default=None, sa_column=Column(SmallInteger()))
 
     __table_args__ = (
+        Index("ix_job_org_verdict", "organization_id", "verdict", "created_at", "id"),
         Index("ix_job_cache_key", "organization_id", "cache_key", "status"),
         Index("ix_job_org_created", "organization_id", "created_at", "id"),
         # One status and data type, newest first, and their COUNT (migrations 0002, 0007).
@@ -198,6 +205,22 @@ class Artifact(SQLModel, table=True):
     tags: list[str] = Field(sa_column=Column(Json, nullable=False))
 
 
+class Taxonomy(SQLModel, table=True):
+    """One taxonomy of a report, as a row, so a filter can ask for a job with *one* taxonomy
+    matching several conditions (one correlated EXISTS). `report.taxonomies` keeps the JSON
+    the API answers with; both are written together (app/services/verdicts.py)."""
+
+    __tablename__ = "taxonomy"
+    id: int | None = Field(default=None, sa_column=Column(AutoId, primary_key=True))
+    job_id: str = Field(
+        sa_column=Column(ForeignKey("job.id", ondelete="CASCADE"), nullable=False, index=True)
+    )
+    level: int = Field(sa_column=Column(SmallInteger(), nullable=False))  # rank, as job.verdict
+    namespace: str = Field(sa_column=Column(code_point_text(), nullable=False))
+    predicate: str = Field(sa_column=Column(code_point_text(), nullable=False))
+    value: str = Field(sa_column=Column(code_point_text(), nullable=False))
+
+
 class JobEvent(SQLModel, table=True):
     __tablename__ = "job_event"
     id: int | None = Field(default=None, sa_column=Column(AutoId, primary_key=True))
@@ -237,7 +260,15 @@ class JobQueue(SQLModel, table=True):
     )
 
     __table_args__ = (
-        Index("ix_job_queue_claim", "analyzer_id", "state", "priority", "enqueued_at"),
+        # In the claim's order (migration 0003a), so a claim reads the first rows, no sort.
+        Index(
+            "ix_job_queue_claim",
+            "analyzer_id",
+            "state",
+            text("priority DESC"),
+            "enqueued_at",
+            "job_id",
+        ),
         Index("ix_job_queue_lease", "state", "lease_expires_at"),
     )
 
@@ -311,6 +342,7 @@ attachments = table(Attachment)
 jobs = table(Job)
 reports = table(Report)
 artifacts = table(Artifact)
+taxonomies = table(Taxonomy)
 job_events = table(JobEvent)
 job_queue = table(JobQueue)
 queue_starts = table(QueueStart)

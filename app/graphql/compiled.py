@@ -84,6 +84,7 @@ from app.services.jobs import (
     scope_where,
 )
 from app.services.listing import Listing, behind_query, count_query, cut, page_query
+from app.services.verdicts import verdict_name
 
 log = logging.getLogger("jobql.compiled")
 PLANS = 512
@@ -452,6 +453,8 @@ class _Planner:
                 shape.joins.add(name)
                 built = self._report(_object_type(definition.type), sub, shape)
                 return _unless_null(cols.at(REPORT.c.job_id), built)
+            if name == "verdict":  # stored as its rank
+                return _At(cols.at(jobs.c.verdict), verdict_name)
             return _column(definition, jobs, cols, {"organization": "organization_id"})
 
         return self._object(kind, fdl, field)

@@ -21,6 +21,7 @@ from app.tql import (
     And,
     Entity,
     FieldRegistry,
+    Has,
     InvalidValue,
     Match,
     Not,
@@ -144,6 +145,10 @@ class _Converter:
             return Not(self.node(value, f"{path}.not", depth + 1))
         if name == "time_range":
             return self.time_range(value, f"{path}.timeRange")
+        relation = self.registry.relations.get(name)
+        if relation is not None:
+            inner = _Converter(relation.fields, self.limits)
+            return Has(name, inner.node(value, f"{path}.{name}", depth + 1))
         return self.field(_camel(name), value, f"{path}.{_camel(name)}")
 
     def field(self, name: str, ops: Any, path: str) -> Predicate:

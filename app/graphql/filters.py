@@ -9,11 +9,15 @@ from typing import TYPE_CHECKING, Annotated, TypeAlias
 import strawberry
 
 if TYPE_CHECKING:
+    from app.graphql.attachments import TaxonomyLevel
+    from app.graphql.queue_types import JobPriority
     from app.services.jobs import JobStatus
 
 # Lazy: app.graphql.types registers the JobStatus enum and imports this module for its
 # resolvers' arguments, so a direct import would be circular.
 Status: TypeAlias = Annotated["JobStatus", strawberry.lazy("app.graphql.types")]
+Level: TypeAlias = Annotated["TaxonomyLevel", strawberry.lazy("app.graphql.attachments")]
+Priority: TypeAlias = Annotated["JobPriority", strawberry.lazy("app.graphql.queue_types")]
 _NULL = "Explicit null means the same as leaving the operator out."
 
 
@@ -111,6 +115,44 @@ class JobStatusFilter:
     )
 
 
+@strawberry.input(
+    description=f"Conditions on a taxonomy level, ANDed, in the enum's order (INFO < SAFE < "
+    f"SUSPICIOUS < MALICIOUS). {_NULL} A null verdict matches no operator but isNull: true."
+)
+class TaxonomyLevelFilter:
+    eq: Level | None = strawberry.field(default=strawberry.UNSET, description="This level.")
+    neq: Level | None = strawberry.field(default=strawberry.UNSET, description="Another level.")
+    in_: list[Level] | None = strawberry.field(
+        default=strawberry.UNSET,
+        name="in",
+        description="One of these; an empty list matches nothing.",
+    )
+    not_in: list[Level] | None = strawberry.field(
+        default=strawberry.UNSET, description="None of these; an empty list is no condition."
+    )
+    lt: Level | None = strawberry.field(default=strawberry.UNSET, description="Below.")
+    lte: Level | None = strawberry.field(default=strawberry.UNSET, description="At most.")
+    gt: Level | None = strawberry.field(default=strawberry.UNSET, description="Above.")
+    gte: Level | None = strawberry.field(default=strawberry.UNSET, description="At least.")
+    is_null: bool | None = strawberry.field(
+        default=strawberry.UNSET, description="true: no verdict (null); false: one."
+    )
+
+
+@strawberry.input(description=f"Conditions on a job's priority, ANDed. {_NULL}")
+class JobPriorityFilter:
+    eq: Priority | None = strawberry.field(default=strawberry.UNSET, description="This one.")
+    neq: Priority | None = strawberry.field(default=strawberry.UNSET, description="Another.")
+    in_: list[Priority] | None = strawberry.field(
+        default=strawberry.UNSET,
+        name="in",
+        description="One of these; an empty list matches nothing.",
+    )
+    not_in: list[Priority] | None = strawberry.field(
+        default=strawberry.UNSET, description="None of these; an empty list is no condition."
+    )
+
+
 @strawberry.input(description=f"Conditions on an id, ANDed. {_NULL}")
 class IDFilter:
     eq: strawberry.ID | None = strawberry.field(default=strawberry.UNSET, description="This id.")
@@ -194,6 +236,60 @@ class TimeRangeFilter:
 
 
 _TREE = "Several fields in one object are ANDed; an empty object is no condition."
+_ONE = "All conditions hold for one and the same {0} (TQL: {1} has (…)); and/or/not combine them."
+
+
+@strawberry.input(description="A condition on one taxonomy of a job's report. " + _ONE.format(
+    "taxonomy", "taxonomy"))  # fmt: skip
+class TaxonomyFilter:
+    and_: list[TaxonomyFilter] | None = strawberry.field(
+        default=strawberry.UNSET, name="and", description="All of these hold."
+    )
+    or_: list[TaxonomyFilter] | None = strawberry.field(
+        default=strawberry.UNSET, name="or", description="At least one holds."
+    )
+    not_: TaxonomyFilter | None = strawberry.field(
+        default=strawberry.UNSET, name="not", description="SQL's NOT."
+    )
+    level: TaxonomyLevelFilter | None = strawberry.field(
+        default=strawberry.UNSET, description="Its level."
+    )
+    namespace: StringFilter | None = strawberry.field(
+        default=strawberry.UNSET, description="Its namespace (e.g. VT)."
+    )
+    predicate: StringFilter | None = strawberry.field(
+        default=strawberry.UNSET, description="Its predicate (e.g. GetReport)."
+    )
+    value: StringFilter | None = strawberry.field(
+        default=strawberry.UNSET, description="Its value (e.g. 12/70)."
+    )
+
+
+@strawberry.input(description="A condition on one artifact of a job's report. " + _ONE.format(
+    "artifact", "artifact"))  # fmt: skip
+class ArtifactFilter:
+    and_: list[ArtifactFilter] | None = strawberry.field(
+        default=strawberry.UNSET, name="and", description="All of these hold."
+    )
+    or_: list[ArtifactFilter] | None = strawberry.field(
+        default=strawberry.UNSET, name="or", description="At least one holds."
+    )
+    not_: ArtifactFilter | None = strawberry.field(
+        default=strawberry.UNSET, name="not", description="SQL's NOT."
+    )
+    data_type: StringFilter | None = strawberry.field(
+        default=strawberry.UNSET, description="Its data type."
+    )
+    data: StringFilter | None = strawberry.field(
+        default=strawberry.UNSET, description="The observable found (null for files)."
+    )
+    message: StringFilter | None = strawberry.field(
+        default=strawberry.UNSET, description="Its message."
+    )
+    tlp: IntFilter | None = strawberry.field(default=strawberry.UNSET, description="Its TLP.")
+    tags: StringListFilter | None = strawberry.field(
+        default=strawberry.UNSET, description="Its tags (element match, exact)."
+    )
 
 
 @strawberry.input(description=f"A condition on jobs, the typed twin of TQL. {_TREE}")
@@ -241,7 +337,38 @@ class JobFilter:
         default=strawberry.UNSET, description="Last updater (null when never updated)."
     )
     attachment_sha256: StringFilter | None = strawberry.field(
-        default=strawberry.UNSET, description="SHA-256 of the attachment (null for non-file jobs)."
+        default=strawberry.UNSET,
+        description="SHA-256 of the attachment, any case (null for non-file jobs).",
+    )
+    attachment_sha1: StringFilter | None = strawberry.field(
+        default=strawberry.UNSET, description="SHA-1 of the attachment, any case."
+    )
+    attachment_md5: StringFilter | None = strawberry.field(
+        default=strawberry.UNSET, description="MD5 of the attachment, any case."
+    )
+    attachment_name: StringFilter | None = strawberry.field(
+        default=strawberry.UNSET, description="File name of the attachment."
+    )
+    hash: StringFilter | None = strawberry.field(
+        default=strawberry.UNSET,
+        description="A digest, any case (eq or in): the attachment's sha256, sha1 or md5, or "
+        "the data of a `hash` job.",
+    )
+    verdict: TaxonomyLevelFilter | None = strawberry.field(
+        default=strawberry.UNSET,
+        description="The report's highest taxonomy level (null without taxonomies).",
+    )
+    priority: JobPriorityFilter | None = strawberry.field(
+        default=strawberry.UNSET, description="Queue priority."
+    )
+    report_success: BooleanFilter | None = strawberry.field(
+        default=strawberry.UNSET, description="The report's success flag (null: no report)."
+    )
+    taxonomy: TaxonomyFilter | None = strawberry.field(
+        default=strawberry.UNSET, description="A job with one taxonomy matching all of this."
+    )
+    artifact: ArtifactFilter | None = strawberry.field(
+        default=strawberry.UNSET, description="A job with one artifact matching all of this."
     )
     tlp: IntFilter | None = strawberry.field(default=strawberry.UNSET, description="TLP, 0..3.")
     pap: IntFilter | None = strawberry.field(default=strawberry.UNSET, description="PAP, 0..3.")

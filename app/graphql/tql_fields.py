@@ -6,7 +6,7 @@ from enum import Enum
 
 import strawberry
 
-from app.tql import REGISTRIES, Entity
+from app.tql import REGISTRIES, Entity, FieldRegistry
 
 
 @strawberry.enum(description="What a TQL text or typed filter selects.")
@@ -25,6 +25,11 @@ class TqlFieldType(Enum):
     ENUM = strawberry.enum_value("ENUM", description="One of enumValues, as text, in any case.")
     ID = strawberry.enum_value("ID", description="An id, as text.")
     BOOLEAN = strawberry.enum_value("BOOLEAN", description="true or false.")
+    RELATION = strawberry.enum_value(
+        "RELATION",
+        description="Rows of the job (its taxonomies, its artifacts): `name HAS (…)` with "
+        "conditions on `fields`, all holding for one row.",
+    )
 
 
 @strawberry.type(description="A field that TQL and the typed filter can filter on.")
@@ -41,10 +46,29 @@ class TqlField:
     nullable: bool = strawberry.field(
         description="Whether it can be null; a null field matches only IS NULL."
     )
+    fields: list[TqlField] = strawberry.field(
+        description="For a RELATION: the fields a `HAS (…)` condition can test; else empty."
+    )
 
 
 def tql_fields(entity: TqlEntity) -> list[TqlField]:
     """From the registry the compiler uses, so the list cannot drift from what works."""
+    registry = REGISTRIES[Entity(entity.value)]
+    return _fields(registry) + [
+        TqlField(
+            name=relation.name,
+            type=TqlFieldType.RELATION,
+            operators=["HAS"],
+            enum_values=[],
+            description=relation.description,
+            nullable=False,
+            fields=_fields(relation.fields),
+        )
+        for relation in registry.relations.values()
+    ]
+
+
+def _fields(registry: FieldRegistry) -> list[TqlField]:
     return [
         TqlField(
             name=spec.name,
@@ -53,6 +77,7 @@ def tql_fields(entity: TqlEntity) -> list[TqlField]:
             enum_values=list(spec.enum_values),
             description=spec.description,
             nullable=spec.nullable,
+            fields=[],
         )
-        for spec in REGISTRIES[Entity(entity.value)].values()
+        for spec in registry.values()
     ]

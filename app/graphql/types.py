@@ -13,7 +13,7 @@ from graphql import FieldNode
 
 from app.auth import Role
 from app.config import Settings
-from app.graphql.attachments import Attachment, Report
+from app.graphql.attachments import Attachment, Report, TaxonomyLevel
 from app.graphql.context import Info, ListingBatch
 from app.graphql.enums import describe_values
 from app.graphql.filter_tree import compile_filter
@@ -26,6 +26,7 @@ from app.pagination import PageSize, window
 from app.services.jobs import JobScope, excludes_deleted, job_listing, job_ordering
 from app.services.jobs import JobStatus as DomainJobStatus
 from app.services.listing import Listing, PageRows
+from app.services.verdicts import verdict_name
 from app.tql import JOB_FIELDS
 
 JobStatus = describe_values(
@@ -157,6 +158,7 @@ class JobOrderField(Enum):
     TLP = "TLP"
     ANALYZER_NAME = "ANALYZER_NAME"
     DATA_TYPE = "DATA_TYPE"
+    VERDICT = "VERDICT"
 
 
 describe_values(
@@ -170,6 +172,7 @@ describe_values(
         "TLP": "Its Traffic Light Protocol level, 0 to 3.",
         "ANALYZER_NAME": "Its analyzer's name.",
         "DATA_TYPE": "Its data type (ip, domain, file…).",
+        "VERDICT": "Its verdict, in the enum's order (INFO first, MALICIOUS last; none last).",
     },
 )
 
@@ -298,6 +301,9 @@ class Job:
     updated_at: datetime | None = strawberry.field(description="Last change of status.")
     updated_by: str | None = strawberry.field(description="Who made the last change.")
     priority: JobPriority = strawberry.field(description="How soon it is claimed.")
+    verdict: TaxonomyLevel | None = strawberry.field(
+        description="The report's highest taxonomy level; null without a report or taxonomies."
+    )
     attempt: int = strawberry.field(
         description="Attempts started so far (0 until a worker claims it)."
     )
@@ -329,6 +335,7 @@ class Job:
             updated_at=row.updated_at,
             updated_by=row.updated_by,
             priority=JobPriority(row.priority),
+            verdict=None if row.verdict is None else TaxonomyLevel(verdict_name(row.verdict)),
             attempt=row.attempt,
             max_attempts=row.max_attempts,
             attachment_id=row.attachment_id,

@@ -25,9 +25,11 @@ from app.db.models import (
     jobs,
     organizations,
     reports,
+    taxonomies,
     users,
 )
 from app.seed.catalog import DEMO_STATUS_WEIGHTS, taxonomy
+from app.services.verdicts import taxonomy_rows, verdict_rank
 from app.worker.analyzers import BUILT_INS
 
 SEEDS = Path(__file__).resolve().parents[2] / "seeds"
@@ -60,6 +62,7 @@ async def load_demo(db: Database, blobs: BlobStore, *, now: datetime | None = No
             attachments,
             jobs,
             reports,
+            taxonomies,
             artifacts,
             job_events,
             job_queue,
@@ -88,6 +91,7 @@ class DemoBuilder:
             "attachment",
             "job",
             "report",
+            "taxonomy",
             "artifact",
             "job_event",
             "job_queue",
@@ -240,6 +244,7 @@ class DemoBuilder:
             "created_by": submitter,
             "updated_at": None,
             "updated_by": None,
+            "verdict": None,
         }
         self._lifecycle(job, submitter)
         self.rows["job"].append(job)
@@ -343,6 +348,8 @@ class DemoBuilder:
             if success
             else {"errorMessage": error, "input": {"dataType": job["data_type"]}}
         )
+        job["verdict"] = verdict_rank(taxonomies)
+        self.rows["taxonomy"].extend(taxonomy_rows(job["id"], taxonomies))
         self.rows["report"].append(
             {
                 "job_id": job["id"],

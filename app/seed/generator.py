@@ -29,18 +29,21 @@ from app.seed.catalog import (
     taxonomy,
 )
 from app.seed.organizations import AnalyzerRef, OrgState
+from app.services.verdicts import taxonomy_rows, verdict_rank
 
 COLUMNS: dict[str, tuple[str, ...]] = {
     "job": (
         "id", "organization_id", "analyzer_id", "analyzer_name", "analyzer_definition_id",
         "data_type", "status", "data", "attachment_id", "parameters", "message", "tlp", "pap",
         "start_date", "end_date", "created_at", "created_by", "updated_at", "updated_by",
+        "verdict",
     ),
     "job_queue": (
         "job_id", "organization_id", "analyzer_id", "priority", "enqueued_at", "available_at",
         "state",
     ),
     "report": ("job_id", "success", "taxonomies", "full", "error_message", "created_at"),
+    "taxonomy": ("job_id", "level", "namespace", "predicate", "value"),
     "artifact": ("job_id", "data_type", "data", "attachment_id", "tlp", "message", "tags"),
     "job_event": ("job_id", "at", "status", "previous_status", "actor", "message"),
 }  # fmt: skip
@@ -122,7 +125,7 @@ class Generator:
             rng.choices(range(4), cum_weights=(20, 50, 90, 100))[0],
             stamp(life.start) if life.start else None, stamp(life.end) if life.end else None,
             stamp(created), submitter, stamp(life.updated) if life.updated else None,
-            life.updated_by,
+            life.updated_by, None,
         ))  # fmt: skip
         if status == "WAITING":  # queued as a submission would queue it (priority NORMAL)
             out.rows["job_queue"].append(
@@ -130,7 +133,15 @@ class Generator:
             )
         if life.reported:
             observable = data or attachment
-            self._report(job_id, life.reported, life.end, analyzer, observable, data_type, out)
+            end, reported = life.end, life.reported
+            found = self._report(job_id, reported, end, analyzer, observable, data_type, out)
+            verdict = verdict_rank(found)
+            if verdict is not None:
+                out.rows["job"][-1] = (*out.rows["job"][-1][:-1], verdict)
+                out.rows["taxonomy"].extend(
+                    (job_id, t["level"], t["namespace"], t["predicate"], t["value"])
+                    for t in taxonomy_rows(job_id, found)
+                )
             if life.reported == "SUCCESS":
                 self._artifacts(job_id, tlp, analyzer, attachment, out)
 
@@ -161,7 +172,7 @@ class Generator:
     def _report(
         self, job_id: str, status: str, at: datetime | None, analyzer: AnalyzerRef,
         observable: str | None, data_type: str, out: Chunk,
-    ) -> None:  # fmt: skip
+    ) -> list[dict[str, str]]:  # fmt: skip
         rng = self.rng
         success = status == "SUCCESS"
         error = (
@@ -185,6 +196,7 @@ class Generator:
             job_id, success, orjson.dumps(taxonomies).decode(), orjson.dumps(full).decode(),
             error, self.stamp(at),
         ))  # fmt: skip
+        return taxonomies
 
     def _artifacts(
         self, job_id: str, tlp: int, analyzer: AnalyzerRef, attachment: str | None, out: Chunk

@@ -45,6 +45,8 @@ _ORDER_FIELDS: dict[str, tuple[ColumnElement[Any], KeyType, bool, Any]] = {
     "TLP": (jobs.c.tlp, KeyType.INT, False, lambda r: r.tlp),
     "ANALYZER_NAME": (jobs.c.analyzer_name, KeyType.STR, False, lambda r: r.analyzer_name),
     "DATA_TYPE": (jobs.c.data_type, KeyType.STR, False, lambda r: r.data_type),
+    # The rank itself: enum order, no CASE needed; ix_job_org_verdict serves it.
+    "VERDICT": (jobs.c.verdict, KeyType.INT, True, lambda r: r.verdict),
 }
 JOB_ORDER_FIELDS = tuple(_ORDER_FIELDS)
 DEFAULT_ORDER = (("CREATED_AT", True),)

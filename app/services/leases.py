@@ -182,8 +182,8 @@ async def _finish(
     report: ReportData,
 ) -> Row[Any]:
     change = Change(organization, job.id, actor, report.error_message)
-    writer = lifecycle.report_writer(report)
-    return await lifecycle.apply(conn, action, change, extra=writer, current=job)
+    writer, values = lifecycle.report_writer(report), lifecycle.report_values(report)
+    return await lifecycle.apply(conn, action, change, extra=writer, current=job, job_values=values)
 
 
 async def _fenced(conn: AsyncConnection, organization: str, lease: LeaseRef) -> Row[Any]:

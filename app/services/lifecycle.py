@@ -21,11 +21,12 @@ from sqlalchemy import ColumnElement, Row, and_, delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.db.engine import Database
-from app.db.models import artifacts, job_events, job_queue, jobs, reports
+from app.db.models import artifacts, job_events, job_queue, jobs, reports, taxonomies
 from app.errors import Conflict, NotFound
 from app.services import audit
 from app.services.audit import AuditAction
 from app.services.jobs import JobStatus
+from app.services.verdicts import taxonomy_rows, verdict_rank
 
 WAITING, IN_PROGRESS = JobStatus.WAITING, JobStatus.IN_PROGRESS
 ACTIVE = frozenset({WAITING, IN_PROGRESS})
@@ -128,7 +129,12 @@ Extra = Callable[[AsyncConnection, Row[Any], datetime], Awaitable[None]]
 
 
 async def transition(
-    db: Database, action: Action, change: Change, *, extra: Extra | None = None
+    db: Database,
+    action: Action,
+    change: Change,
+    *,
+    extra: Extra | None = None,
+    job_values: Mapping[str, Any] | None = None,
 ) -> Row[Any]:
     """Applies `action` to the job; returns the job as it now is.
 
@@ -138,7 +144,7 @@ async def transition(
     async with db.write() as conn:
         if db.dialect == "postgresql":
             await lock_queue_row(conn, change.job_id)
-        return await apply(conn, action, change, extra=extra)
+        return await apply(conn, action, change, extra=extra, job_values=job_values)
 
 
 async def apply(
@@ -148,14 +154,16 @@ async def apply(
     *,
     extra: Extra | None = None,
     current: Row[Any] | None = None,
+    job_values: Mapping[str, Any] | None = None,
 ) -> Row[Any]:
     """`transition` inside a transaction the caller holds (and has locked the queue row in);
-    `current` is the job as the caller just read it under its lock, so it is not read again."""
+    `current` is the job as the caller just read it under its lock, so it is not read again;
+    `job_values` are columns the winning compare-and-set writes too (a report's verdict)."""
     # No job lock is taken before judging: the compare-and-set is the guard. A lost round
     # means another writer moved the status on, so the next round judges the new status;
     # a handful of rounds always settle it (only workers, under a lease, move jobs back).
     for _ in range(len(JobStatus)):
-        job = await _attempt(conn, action, change, extra, current)
+        job = await _attempt(conn, action, change, extra, current, job_values)
         if job is not None:
             return job
         current = None  # another writer got in first: read the job again
@@ -176,6 +184,7 @@ async def _attempt(
     change: Change,
     extra: Extra | None,
     current: Row[Any] | None = None,
+    job_values: Mapping[str, Any] | None = None,
 ) -> Row[Any] | None:
     """One round: the job as the action leaves it, or None when another writer got in first."""
     rule = RULES[action]
@@ -185,7 +194,7 @@ async def _attempt(
         return current
     if outcome is Outcome.CONFLICT:
         raise Conflict(f"Cannot {action} a job that is {current.status}", status=current.status)
-    moved = await _compare_and_set(conn, rule, change, current)
+    moved = await _compare_and_set(conn, rule, change, current, job_values or {})
     if moved is None:
         return None
     await _record(conn, change, moved, previous=current.status)
@@ -227,13 +236,18 @@ async def find_job(conn: AsyncConnection, change: Change, *, lock: bool = False)
 
 
 async def _compare_and_set(
-    conn: AsyncConnection, rule: Rule, change: Change, current: Row[Any]
+    conn: AsyncConnection,
+    rule: Rule,
+    change: Change,
+    current: Row[Any],
+    job_values: Mapping[str, Any],
 ) -> Row[Any] | None:
     # Never before the last change, even when two hosts' clocks differ, so a job's events
     # stay in time order (a win means nobody changed the row since `current` was read).
     now = max(datetime.now(UTC), current.updated_at or current.created_at)
     values: dict[str, Any] = {"status": rule.target.value, "updated_at": now}
     values |= {"updated_by": change.actor, **{stamp: now for stamp in rule.stamps}}
+    values |= job_values
     query = (
         update(jobs)
         .where(where_job(change), jobs.c.status == current.status)
@@ -297,7 +311,8 @@ async def finish_job(
     job was cancelled or deleted meanwhile, a Conflict and nothing is written."""
     action = Action.SUCCEED if report.success else Action.FAIL
     change = Change(organization, job_id, worker, report.error_message)
-    return await transition(db, action, change, extra=report_writer(report))
+    writer, values = report_writer(report), report_values(report)
+    return await transition(db, action, change, extra=writer, job_values=values)
 
 
 async def fail_job(
@@ -334,10 +349,17 @@ def report_writer(report: ReportData) -> Extra:
                 created_at=at,
             )
         )
+        if report.taxonomies:
+            await conn.execute(insert(taxonomies), taxonomy_rows(job.id, report.taxonomies))
         if report.artifacts:
             await conn.execute(insert(artifacts), [_artifact(job.id, a) for a in report.artifacts])
 
     return write
+
+
+def report_values(report: ReportData) -> dict[str, Any]:
+    """What a finish with `report` writes on the job row itself: its verdict."""
+    return {"verdict": verdict_rank(report.taxonomies)}
 
 
 def _artifact(job_id: str, artifact: ArtifactData) -> dict[str, Any]:

@@ -69,6 +69,15 @@ class TimeRange:
 
 
 @dataclass(frozen=True)
+class Has:
+    """A job with at least one related row (`relation`: taxonomy, artifact) for which `item`,
+    a predicate over that row's fields, holds: one correlated EXISTS."""
+
+    relation: str
+    item: Predicate
+
+
+@dataclass(frozen=True)
 class And:
     """All items hold; no items means TRUE."""
 
@@ -89,7 +98,7 @@ class Not:
     item: Predicate
 
 
-Predicate = And | Or | Not | Condition | TimeRange
+Predicate = And | Or | Not | Has | Condition | TimeRange
 
 TRUE = And(())
 FALSE = Or(())

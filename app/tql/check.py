@@ -7,7 +7,18 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from app.config import Settings
-from app.tql.ast import And, Condition, Match, Not, Op, Or, Predicate, RelativeTime, TimeRange
+from app.tql.ast import (
+    And,
+    Condition,
+    Has,
+    Match,
+    Not,
+    Op,
+    Or,
+    Predicate,
+    RelativeTime,
+    TimeRange,
+)
 from app.tql.fields import FieldRegistry, FieldSpec
 from app.tql.values import InvalidValue, RawScalar, check_text, coerce, parse_time
 
@@ -97,7 +108,7 @@ def check_limits(tree: Predicate, limits: TqlLimits) -> None:
             raise InvalidValue(f"the filter is nested more than {limits.max_depth} levels deep")
         if isinstance(node, And | Or):
             stack.extend((item, depth + 1) for item in node.items)
-        elif isinstance(node, Not):
+        elif isinstance(node, Not | Has):
             stack.append((node.item, depth + 1))
         else:
             terms += len(node.fields) if isinstance(node, TimeRange) else 1

@@ -6,11 +6,23 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, false, not_, or_, select, true
+from sqlalchemy import (
+    ColumnElement,
+    and_,
+    exists,
+    false,
+    func,
+    literal_column,
+    not_,
+    or_,
+    select,
+    true,
+)
 
 from app.tql.ast import (
     And,
     Condition,
+    Has,
     Match,
     Not,
     Op,
@@ -20,7 +32,7 @@ from app.tql.ast import (
     Scalar,
     TimeRange,
 )
-from app.tql.fields import FieldRegistry, JsonList, Related
+from app.tql.fields import AnyHash, FieldRegistry, FieldSpec, JsonList, Related
 from app.tql.sql import ascii_lower, json_list_contains
 
 Expr = ColumnElement[Any]
@@ -58,7 +70,7 @@ def mentions_now(tree: Predicate) -> bool:
     """Whether `tree` holds a relative time, so that its SQL changes from moment to moment."""
     if isinstance(tree, And | Or):
         return any(mentions_now(item) for item in tree.items)
-    if isinstance(tree, Not):
+    if isinstance(tree, Not | Has):
         return mentions_now(tree.item)
     if isinstance(tree, TimeRange):
         values: tuple[Any, ...] = (tree.start, tree.end)
@@ -84,11 +96,23 @@ class _Compiler:
             return not_(self.node(tree.item, not positive))
         if isinstance(tree, TimeRange):
             return self.time_range(tree)
+        if isinstance(tree, Has):
+            return self.has(tree)
         return self.condition(tree, positive)
+
+    def has(self, tree: Has) -> Bool:
+        """EXISTS (SELECT 1 FROM related WHERE related.owner = row.key AND inner): one row
+        of the relation matches every condition. Never unknown, so NOT (…) is its complement."""
+        relation = self.registry.relations[tree.relation]
+        inner = _Compiler(relation.fields, self.now).node(tree.item, positive=True)
+        owned = relation.column == relation.key
+        return exists(select(1).where(owned, inner).correlate(relation.key.table))
 
     def condition(self, cond: Condition, positive: bool) -> Bool:
         spec = self.registry[cond.field]
-        value = self.resolve(cond.value)
+        value = _stored(spec, self.resolve(cond.value))
+        if isinstance(spec.source, AnyHash):
+            return _any_hash(spec.source, cond.op, value)
         if isinstance(spec.source, JsonList):
             return _json_list(spec.source, cond.op, value)
         if isinstance(spec.source, Related):
@@ -112,6 +136,32 @@ class _Compiler:
             bounds = ([column >= start] if start else []) + ([column <= end] if end else [])
             in_range.append(and_(*bounds))
         return or_(*in_range) if tr.match is Match.ANY else and_(*in_range)
+
+
+def _stored(spec: FieldSpec, value: Any) -> Any:
+    """The value as the column holds it: a ranked enum's rank, a hex digest in lower case."""
+    if isinstance(value, tuple):
+        return tuple(_stored(spec, item) for item in value)
+    if spec.ranked and isinstance(value, str):
+        return spec.enum_values.index(value)
+    if spec.hex and isinstance(value, str):
+        return value.translate(_ASCII_LOWER)
+    return value
+
+
+def _any_hash(source: AnyHash, op: Op, value: Any) -> Bool:
+    """Attachment digests through the (indexed) digest columns, or a hash job's data through
+    ix_job_hash_data (lower(data) of hash jobs). Only = and IN: never unknown."""
+    values = value if isinstance(value, tuple) else (value,)
+    digests = or_(*(column.in_(values) for column in source.digests))
+    # The IS NOT NULL tests keep it two-valued, so NOT hash = "…" is its complement.
+    keys = select(source.key).where(digests)
+    by_file = and_(source.foreign_key.is_not(None), source.foreign_key.in_(keys))
+    hash_data = func.lower(source.data)
+    # A literal, not a parameter: PostgreSQL matches the partial index's WHERE only so.
+    hash_job = source.data_type == literal_column("'hash'")
+    by_data = and_(hash_job, source.data.is_not(None), hash_data.in_(values))
+    return or_(by_file, by_data)
 
 
 def _compare(column: Expr, op: Op, value: Any) -> Bool:

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import difflib
 import re
 from typing import NoReturn
 
-from app.tql.ast import Condition, Not, Op, Or, Predicate, Scalar, conjoin
+from app.tql.ast import Condition, Has, Not, Op, Or, Predicate, Scalar, conjoin
 from app.tql.check import TqlLimits
-from app.tql.fields import FieldRegistry, FieldSpec
+from app.tql.fields import FieldRegistry, FieldSpec, Relation
 from app.tql.lexer import Kind, Token, error, tokenize
 from app.tql.values import InvalidValue, coerce
 
@@ -42,6 +43,7 @@ class _Parser:
         self.tokens = tokenize(text)
         self.pos = 0
         self.registry = registry
+        self.outer = registry
         self.limits = limits
         self.terms = 0
 
@@ -84,21 +86,47 @@ class _Parser:
                 self.expect(Kind.RPAREN, '")"')
                 return inner
             return Not(self.parse_unary(depth + 1))
-        return self.parse_condition()
+        return self.parse_condition(depth)
 
-    def parse_condition(self) -> Condition:
+    def parse_condition(self, depth: int) -> Predicate:
         token = self.peek()
         if token.kind is not Kind.WORD:
             self.fail(token, 'a field name, NOT or "("')
+        relation = self.registry.relation(token.text)
+        if relation is not None:
+            if not self.is_word(self.tokens[self.pos + 1], "HAS"):
+                self.fail(self.tokens[self.pos + 1], f"HAS after {relation.name} (… HAS (…))")
+            return self.parse_has(relation, depth)
         spec = self.registry.lookup(token.text)
         if spec is None:
-            valid = ", ".join(self.registry)
-            self.fail(token, f"a field name (one of {valid})")
+            self.unknown_field(token)
         self.terms += 1
         if self.terms > self.limits.max_terms:
             self.fail(token, f"at most {self.limits.max_terms} conditions", "more")
         self.pos += 1
         return self.parse_operation(spec)
+
+    def parse_has(self, relation: Relation, depth: int) -> Has:
+        """relation "HAS" "(" or ")": the conditions inside test one row of the relation."""
+        token = self.peek()
+        if depth >= self.limits.max_depth:
+            self.fail(token, f"at most {self.limits.max_depth} nested levels", "more")
+        self.pos += 2
+        self.expect(Kind.LPAREN, f'"(" after {relation.name} HAS')
+        self.registry = relation.fields
+        try:
+            inner = self.parse_or(depth + 1)
+        finally:
+            self.registry = self.outer
+        self.expect(Kind.RPAREN, f'AND, OR or ")" closing {relation.name} HAS (…)')
+        return Has(relation.name, inner)
+
+    def unknown_field(self, token: Token) -> NoReturn:
+        names = self.registry.names()
+        folded = {name.lower(): name for name in names}
+        near = difflib.get_close_matches(token.text.lower(), list(folded), n=1, cutoff=0.6)
+        hint = f"; did you mean {folded[near[0]]}?" if near else ""
+        self.fail(token, f"a field name (one of {', '.join(names)})", hint=hint)
 
     def parse_operation(self, spec: FieldSpec) -> Condition:
         """What follows a field: cond := field op value | field [NOT] IN (...) | ..."""

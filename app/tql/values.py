@@ -133,13 +133,17 @@ def coerce(spec: FieldSpec, raw: RawScalar) -> Scalar:
 
 
 def _enum(spec: FieldSpec, raw: str) -> str:
+    """The canonical value; Cortex's spellings (InProgress for IN_PROGRESS) match too."""
     folded = check_text(raw).upper()
-    if folded not in spec.enum_values:
-        raise InvalidValue(
-            f"{spec.name} takes one of {', '.join(spec.enum_values)} (any case), "
-            f"found {_quote(raw)}"
-        )
-    return folded
+    if folded in spec.enum_values:
+        return folded
+    squeezed = folded.replace("_", "")
+    for value in spec.enum_values:
+        if value.replace("_", "") == squeezed:
+            return value
+    raise InvalidValue(
+        f"{spec.name} takes one of {', '.join(spec.enum_values)} (any case), found {_quote(raw)}"
+    )
 
 
 def _expected(spec: FieldSpec) -> str:
