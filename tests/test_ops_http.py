@@ -101,3 +101,12 @@ def test_the_refused_limiter_forgets_refilled_addresses() -> None:
     clock[0] += 5  # every bucket refilled
     limiter.take("10.0.1.1")
     assert len(limiter) == 1
+
+
+@pytest.mark.parametrize("method", ["PUT", "DELETE", "PATCH", "HEAD", "OPTIONS"])
+async def test_other_methods_are_405_in_graphql_form(env: Env, method: str) -> None:
+    response = await env.client.request(method, "/graphql", headers=dict([BEARER]))
+    assert response.status_code == 405
+    assert response.headers["allow"] == "GET, POST"
+    if method != "HEAD":  # a HEAD answer has no body
+        assert response.json()["errors"][0]["extensions"]["code"] == "METHOD_NOT_ALLOWED"
