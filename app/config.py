@@ -71,6 +71,11 @@ class Settings(BaseSettings):
     shutdown_grace_seconds: int = Field(default=15, ge=1)  # in-flight requests finish
     rate_limit_per_second: float = Field(default=100.0, ge=0)  # per API key; 0 turns it off
     rate_limit_burst: int = Field(default=500, ge=1)
+    # Automatic persisted queries (app/persisted.py): documents kept per process, by sha256.
+    persisted_queries_max: int = Field(default=1000, ge=1)
+    # Requests refused for their API key (absent, wrong, revoked), per client address.
+    refused_rate_per_second: float = Field(default=5.0, ge=0)  # 0 turns it off
+    refused_rate_burst: int = Field(default=50, ge=1)
 
     # How often each server process looks for expired leases and jobs past their deadline
     # (app/services/sweeper.py): a dead worker's jobs return within lease + this.

@@ -9,7 +9,7 @@ import logging
 import uuid
 from typing import Any
 
-from graphql import get_operation_ast
+from graphql import DocumentNode, OperationDefinitionNode, get_operation_ast
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
@@ -30,6 +30,7 @@ from app.graphql.context import Context
 from app.graphql.documents import operation_type, parse_document, parse_error
 from app.graphql.errors import present
 from app.logs import request_id
+from app.persisted import PersistedQueries
 from app.ratelimit import RateLimiter
 from app.services.queue import Wakeup
 from app.signing import Signer
@@ -75,6 +76,8 @@ class GraphQLEndpoint(GraphQL[Context, None]):
         self.wakeup = wakeup or Wakeup()
         self.explorer = explorer
         self.limiter = RateLimiter(settings.rate_limit_per_second, settings.rate_limit_burst)
+        self.persisted = PersistedQueries(settings.persisted_queries_max)
+        self.refused = RateLimiter(settings.refused_rate_per_second, settings.refused_rate_burst)
         self.principals = PrincipalCache(settings.auth_cache_seconds)
         self.compiled = CompiledQueries(schema, settings, db) if settings.compiled_queries else None
 
@@ -141,16 +144,26 @@ class GraphQLEndpoint(GraphQL[Context, None]):
                 406, f"This endpoint answers {GRAPHQL_RESPONSE} or {JSON}", "NOT_ACCEPTABLE"
             )
         progress["stage"] = "body"
-        params = await self._params(request)
+        params = self.persisted.resolve(await self._params(request), media_type)
         progress["stage"] = "execution"
         return await self._execute(request, params, media_type)
 
     async def _authenticate(self, request: Request) -> str:
         """The id of the request's API key, once the key is known good."""
+        if len(request.headers.getlist("authorization")) > 1:
+            # Which one would count depends on the proxy in between: refuse rather than guess.
+            raise HttpError(400, "Send one Authorization header, not several", "BAD_REQUEST")
         authorization = request.headers.get("authorization")
         try:
             principal = await authenticate(self.db, authorization, self.principals)
         except Unauthenticated as e:
+            # Refusals cost a lookup each: an address that keeps sending bad keys is slowed.
+            wait = self.refused.take(request.client.host if request.client else "")
+            if wait:
+                message = "Too many requests without a valid API key from this address"
+                raise HttpError(
+                    429, message, "RATE_LIMITED", **{"Retry-After": str(wait)}
+                ) from None
             raise HttpError(401, e.message, e.code, **{"WWW-Authenticate": "Bearer"}) from None
         except Exception as e:
             if is_pool_timeout(e):
@@ -175,7 +188,7 @@ class GraphQLEndpoint(GraphQL[Context, None]):
         if error is not None:  # answered here: strawberry would parse it a second time
             return result_response(ExecutionResult(data=None, errors=[present(error)]), media_type)
         document = parse_document(params.query, max_tokens)
-        operation = get_operation_ast(document, params.operation_name)
+        operation = _operation(document, params.operation_name, media_type)
         if operation is not None:  # for the access line and the metrics (app/access.py)
             name = operation.name.value if operation.name else None
             setattr(request.state, OPERATION_KEY, name)
@@ -218,6 +231,24 @@ class GraphQLEndpoint(GraphQL[Context, None]):
             message = "The document has no single operation to run: name one in operationName"
             raise HttpError(status, message, "GRAPHQL_VALIDATION_FAILED") from e
         return result_response(result, media_type)
+
+
+def _operation(
+    document: DocumentNode, operation_name: str | None, media_type: str
+) -> OperationDefinitionNode | None:
+    """The operation the request runs, or a request error saying why none can be chosen (a
+    document of fragments only is left to validation, which names that)."""
+    operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
+    chosen = get_operation_ast(document, operation_name)
+    if chosen is not None or not operations:
+        return chosen
+    names = ", ".join(op.name.value if op.name else "(anonymous)" for op in operations)
+    if operation_name is None:
+        message = f"The document has several operations ({names}): name one in operationName"
+    else:
+        message = f"Unknown operation named {operation_name!r}: the document has {names}"
+    status = 400 if media_type == GRAPHQL_RESPONSE else 200
+    raise HttpError(status, message, "BAD_REQUEST")
 
 
 def _busy() -> HttpError:

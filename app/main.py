@@ -91,7 +91,9 @@ def create_app(settings: Settings | None = None) -> Starlette:
 
     app = Starlette(
         routes=[
-            Route("/graphql", endpoint, methods=["GET", "POST"]),
+            # Every method reaches the endpoint, which refuses all but GET and POST in GraphQL's own
+            # error format (the router's 405 is plain text and would offer HEAD).
+            Route("/graphql", endpoint),
             Mount("/graphql/assets", explorer.explorer_assets()),
             Route("/attachments", UploadEndpoint(endpoint, blobs), methods=["POST"]),
             Route("/attachments/{attachment_id}/download", download, methods=["GET"]),

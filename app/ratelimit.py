@@ -1,4 +1,5 @@
-"""Per-API-key rate limiting: a token bucket per key, in this process's memory.
+"""Rate limiting: a token bucket per API key, and one per client address for requests whose
+key is refused, in this process's memory.
 
 Keyed on the id of the key that authenticated the request, never on anything else the client
 sends (an X-Forwarded-For header, say), so a client can neither dodge its budget nor spend
@@ -20,13 +21,23 @@ class _Bucket:
     stamp: float
 
 
+# Buckets kept before the full ones (those that would allow a whole burst) are dropped:
+# keys that come from clients (addresses) must not grow the process's memory without end.
+MAX_BUCKETS = 10_000
+
+
 class RateLimiter:
     """`per_second` requests per second on average, up to `burst` at once; 0 turns it off."""
 
     def __init__(
-        self, per_second: float, burst: int, clock: Callable[[], float] = time.monotonic
+        self,
+        per_second: float,
+        burst: int,
+        clock: Callable[[], float] = time.monotonic,
+        max_buckets: int = MAX_BUCKETS,
     ) -> None:
         self.per_second, self.burst, self.clock = per_second, burst, clock
+        self.max_buckets = max_buckets
         self._buckets: dict[str, _Bucket] = {}
 
     @property
@@ -41,6 +52,8 @@ class RateLimiter:
         now = self.clock()
         bucket = self._buckets.get(key)
         if bucket is None:
+            if len(self._buckets) >= self.max_buckets:
+                self._prune(now)
             bucket = self._buckets[key] = _Bucket(float(self.burst), now)
         else:
             elapsed = max(now - bucket.stamp, 0.0)
@@ -50,3 +63,16 @@ class RateLimiter:
             bucket.tokens -= 1
             return 0
         return max(1, math.ceil((1 - bucket.tokens) / self.per_second))
+
+    def _prune(self, now: float) -> None:
+        """Forgets the buckets that have refilled: forgetting them changes nothing."""
+        full = [
+            key
+            for key, bucket in self._buckets.items()
+            if bucket.tokens + max(now - bucket.stamp, 0.0) * self.per_second >= self.burst
+        ]
+        for key in full:
+            del self._buckets[key]
+
+    def __len__(self) -> int:
+        return len(self._buckets)

@@ -162,7 +162,10 @@ def get_params(query_params: Mapping[str, str], max_depth: int) -> Params:
 def params(data: Mapping[str, Any], max_depth: int) -> Params:
     query, name = data.get("query"), data.get("operationName")
     variables, extensions = data.get("variables"), data.get("extensions")
-    if not isinstance(query, str) or not query.strip():
+    persisted = isinstance(extensions, dict) and "persistedQuery" in extensions
+    if persisted and query is None:
+        query = ""  # the document is the one stored under the hash (app/persisted.py)
+    elif not isinstance(query, str) or not query.strip():
         raise bad_request("`query` must be a string holding a GraphQL document")
     if name is not None and not isinstance(name, str):
         raise bad_request("`operationName` must be a string or null")

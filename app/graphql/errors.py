@@ -7,7 +7,7 @@ import logging
 import uuid
 from collections.abc import Iterator
 
-from graphql import GraphQLError, GraphQLSyntaxError
+from graphql import GraphQLError, GraphQLSyntaxError, Node
 from strawberry.extensions import SchemaExtension
 
 from app.db.deadline import is_pool_timeout, is_statement_timeout
@@ -103,6 +103,38 @@ def capped(errors: list[GraphQLError], maximum: int) -> list[GraphQLError]:
     return [*errors[:maximum], notice]
 
 
+def merged(errors: list[GraphQLError]) -> list[GraphQLError]:
+    """Errors of the document (no path) that say the same thing, as one error listing every
+    place: the same unknown directive ten times is one mistake, not ten. Made anew, never
+    changed in place: the validated document's errors are cached and shared by requests."""
+    places: dict[tuple[str, str], list[Node]] = {}
+    kept: list[GraphQLError] = []
+    for error in errors:
+        if error.path is not None or not error.nodes:
+            kept.append(error)
+            continue
+        same = places.setdefault(_sameness(error), [])
+        if not same:
+            kept.append(error)
+        same.extend(error.nodes)
+    return [_at_every_place(error, places) for error in kept]
+
+
+def _sameness(error: GraphQLError) -> tuple[str, str]:
+    return error.message, repr(sorted((error.extensions or {}).items()))
+
+
+def _at_every_place(error: GraphQLError, places: dict[tuple[str, str], list[Node]]) -> GraphQLError:
+    if error.path is not None or not error.nodes:
+        return error
+    nodes = places[_sameness(error)]
+    if len(nodes) == len(error.nodes):
+        return error
+    return GraphQLError(
+        error.message, nodes=nodes, original_error=error.original_error, extensions=error.extensions
+    )
+
+
 class ErrorPresenter(SchemaExtension):
     def __init__(self, max_errors: int = 50) -> None:
         self.max_errors = max_errors
@@ -111,4 +143,5 @@ class ErrorPresenter(SchemaExtension):
         yield
         result = self.execution_context.result
         if result is not None and result.errors:
-            result.errors = [present(e) for e in capped(list(result.errors), self.max_errors)]
+            errors = capped(merged(list(result.errors)), self.max_errors)
+            result.errors = [present(e) for e in errors]

@@ -448,6 +448,13 @@ TqlArg = Annotated[
         'createdAt > "now - 7 days". See tqlFields for the fields.'
     ),
 ]
+AnalyzerTqlArg = Annotated[
+    str | None,
+    strawberry.argument(
+        description='Condition on the analyzers as TQL text, e.g. dataType = "ip" and '
+        "enabled = true. See tqlFields(entity: ANALYZER) for the fields."
+    ),
+]
 IncludeDeleted = Annotated[
     bool, strawberry.argument(description="Also list DELETED jobs (default false).")
 ]

@@ -9,7 +9,13 @@ import strawberry
 from app.auth import Role
 from app.graphql.context import Info, ListingBatch
 from app.graphql.filter_tree import compile_filter
-from app.graphql.filters import AnalyzerFilterArg, IncludeDeleted, JobFilterArg, TqlArg
+from app.graphql.filters import (
+    AnalyzerFilterArg,
+    AnalyzerTqlArg,
+    IncludeDeleted,
+    JobFilterArg,
+    TqlArg,
+)
 from app.graphql.permissions import guarded
 from app.graphql.queue_types import WorkerInfo
 from app.graphql.stats import Bucket, GroupBy, JobStats, TimeBucket, stats_statement, to_graphql
@@ -118,7 +124,7 @@ class Query:
         self,
         info: Info,
         filter: AnalyzerFilterArg = None,
-        tql: TqlArg = None,
+        tql: AnalyzerTqlArg = None,
         first: First = None,
         after: After = None,
         last: Last = None,
