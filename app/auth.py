@@ -6,6 +6,7 @@ import hashlib
 import hmac
 import secrets
 import time
+from collections.abc import Collection
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -146,3 +147,17 @@ async def _lookup(db: Database, parts: NewKey) -> Principal:
         organization=row.organization_id,
         roles=frozenset(Role(r) for r in row.roles),
     )
+
+
+async def keys_still_valid(db: Database, key_ids: Collection[str]) -> set[str]:
+    """Which of these keys still exist and belong to a user who is not locked: one statement
+    for every live connection of the process (app/ws.py checks them every few seconds)."""
+    if not key_ids:
+        return set()
+    query = (
+        select(api_keys.c.id)
+        .join(users, users.c.login == api_keys.c.user_login)
+        .where(api_keys.c.id.in_(sorted(key_ids)), users.c.locked.is_(False))
+    )
+    async with db.read() as conn:
+        return set((await conn.execute(query)).scalars())

@@ -7,17 +7,22 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
+from datetime import timedelta
 from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
+from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
+from strawberry.exceptions import ConnectionRejectionError
 from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
+from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from strawberry.types import ExecutionResult
 from strawberry.types.graphql import OperationType
+from strawberry.types.unset import UNSET, UnsetType
 
-from app.auth import PrincipalCache, authenticate, bearer_token, split_token
+from app.auth import Principal, PrincipalCache, authenticate, bearer_token, split_token
 from app.blobs import BlobStore
 from app.config import Settings
 from app.db.deadline import is_pool_timeout
@@ -28,6 +33,7 @@ from app.graphql.context import Context
 from app.graphql.documents import operation_type, parse_document, parse_error
 from app.graphql.errors import present
 from app.ratelimit import RateLimiter
+from app.services.live import Hub
 from app.services.queue import Wakeup
 from app.signing import Signer
 from app.transport import (
@@ -44,8 +50,10 @@ from app.transport import (
     read_body,
     result_response,
 )
+from app.ws import LiveConnections
 
 log = logging.getLogger("jobql.http")
+NOBODY = Principal(login="", name="", organization="", roles=frozenset())
 ALLOWED_METHODS = "GET, POST"
 OPERATIONS = {
     "GET": frozenset({OperationType.QUERY}),
@@ -66,21 +74,76 @@ class GraphQLEndpoint(GraphQL[Context, None]):
         signer: Signer,
         explorer: Any,
         wakeup: Wakeup | None = None,
+        hub: Hub | None = None,
     ) -> None:
-        super().__init__(schema, graphql_ide=None, allow_queries_via_get=True)
+        super().__init__(
+            schema,
+            graphql_ide=None,
+            allow_queries_via_get=True,
+            subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,),
+            connection_init_wait_timeout=timedelta(seconds=settings.live_init_timeout_seconds),
+            max_subscriptions_per_connection=settings.live_max_subscriptions_per_connection,
+        )
         self.settings, self.db, self.blobs, self.signer = settings, db, blobs, signer
         self.wakeup = wakeup or Wakeup()
+        self.hub = hub or Hub(db, settings)
+        self.connections = LiveConnections(db, settings)
         self.explorer = explorer
         self.limiter = RateLimiter(settings.rate_limit_per_second, settings.rate_limit_burst)
         self.principals = PrincipalCache(settings.auth_cache_seconds)
         self.compiled = CompiledQueries(schema, settings, db) if settings.compiled_queries else None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "websocket":
+            return await self._websocket(scope, receive, send)
         if scope["type"] != "http":
             return await super().__call__(scope, receive, send)
         request = Request(scope, receive)
         response = await self._respond(request)
         await response(scope, receive, send)
+
+    async def _websocket(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """graphql-transport-ws, run by strawberry; connections past the limit are refused
+        before the handshake completes (HTTP 403 to the client)."""
+        if not self.connections.admit(scope):
+            await send({"type": "websocket.close", "code": 1013})
+            return
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            self.connections.gone(scope)
+
+    async def get_context(self, request: Any, response: Any = None) -> Context:
+        """A live connection's context: nobody until its connection_init names a key."""
+        return Context(
+            request=request,
+            settings=self.settings,
+            db=self.db,
+            blobs=self.blobs,
+            signer=self.signer,
+            principal=NOBODY,
+            wakeup=self.wakeup,
+            hub=self.hub,
+        )
+
+    async def on_ws_connect(self, context: Context) -> UnsetType | dict[str, object] | None:
+        """Authenticates a live connection from its connection_init payload (browsers cannot
+        set headers on a WebSocket) or its Authorization header; a bad key closes it 4403."""
+        authorization = _authorization(context.connection_params) or context.request.headers.get(
+            "authorization"
+        )
+        try:
+            principal = await authenticate(self.db, authorization, self.principals)
+        except Unauthenticated:
+            raise ConnectionRejectionError() from None
+        parts = split_token(bearer_token(authorization) or "")
+        assert parts is not None  # authenticate() accepted it
+        context.principal, context.key_id = principal, parts.key_id
+        context.renew_loaders()
+        assert isinstance(context.request, WebSocket)
+        self.connections.authenticated(context.request, parts.key_id)
+        result: UnsetType = UNSET
+        return result
 
     async def _respond(self, request: Request) -> Response:
         if request.method == "GET" and _wants_page(request):
@@ -154,6 +217,7 @@ class GraphQLEndpoint(GraphQL[Context, None]):
         request.state.principal = principal
         parts = split_token(bearer_token(authorization) or "")
         assert parts is not None  # authenticate() accepted it
+        request.state.key_id = parts.key_id
         return parts.key_id
 
     async def _params(self, request: Request) -> Params:
@@ -193,6 +257,8 @@ class GraphQLEndpoint(GraphQL[Context, None]):
             signer=self.signer,
             principal=request.state.principal,
             wakeup=self.wakeup,
+            hub=self.hub,
+            key_id=request.state.key_id,
         )
         try:
             result = await self.schema.execute(
@@ -208,6 +274,21 @@ class GraphQLEndpoint(GraphQL[Context, None]):
             message = "The document has no single operation to run: name one in operationName"
             raise HttpError(status, message, "GRAPHQL_VALIDATION_FAILED") from e
         return result_response(result, media_type)
+
+
+def _authorization(params: dict[str, Any] | None) -> str | None:
+    """The key in a connection_init payload: {"Authorization": "Bearer …"} as clients send
+    it, under "headers" as GraphiQL's connectionParams may, or the bare key."""
+    if not isinstance(params, dict):
+        return None
+    headers = params.get("headers")
+    for source in (params, headers if isinstance(headers, dict) else {}):
+        for name in ("Authorization", "authorization"):
+            value = source.get(name)
+            if isinstance(value, str) and value.strip():
+                value = value.strip()
+                return value if " " in value else f"Bearer {value}"
+    return None
 
 
 def _busy() -> HttpError:

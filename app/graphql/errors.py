@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Iterator
+from typing import Any
 
 from graphql import GraphQLError, GraphQLSyntaxError
 from strawberry.extensions import SchemaExtension
@@ -112,3 +113,10 @@ class ErrorPresenter(SchemaExtension):
         result = self.execution_context.result
         if result is not None and result.errors:
             result.errors = [present(e) for e in capped(list(result.errors), self.max_errors)]
+
+    def on_stream_result(self, result: Any) -> Iterator[None]:
+        """Each result of a subscription (over WebSocket or SSE), presented the same way."""
+        errors = getattr(result, "errors", None)
+        if errors:
+            result.errors = [present(e) for e in capped(list(errors), self.max_errors)]
+        yield

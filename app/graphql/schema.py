@@ -12,6 +12,7 @@ from app.config import Settings
 from app.graphql.documents import QueryLimits
 from app.graphql.errors import ErrorPresenter
 from app.graphql.executor import PlannedExecutor
+from app.graphql.live import LiveQuery, Subscription
 from app.graphql.mutations import Mutation
 from app.graphql.queries import Query
 from app.graphql.queue_mutations import QueueMutation
@@ -27,6 +28,14 @@ class RootMutation(Mutation, QueueMutation):
     """The users' mutations and the write side's, as one root type."""
 
 
+@strawberry.type(
+    name="Query",
+    description="Everything that can be read. All of it is scoped to the caller's organization.",
+)
+class RootQuery(Query, LiveQuery):
+    """The reads, and the polling side of live updates, as one root type."""
+
+
 class Schema(strawberry.Schema):
     def process_errors(self, errors: list[GraphQLError], execution_context: Any = None) -> None:
         """Client errors are answers, not incidents: ErrorPresenter logs the unexpected ones,
@@ -35,8 +44,9 @@ class Schema(strawberry.Schema):
 
 def build_schema(settings: Settings) -> strawberry.Schema:
     return Schema(
-        query=Query,
+        query=RootQuery,
         mutation=RootMutation,
+        subscription=Subscription,
         config=StrawberryConfig(scalar_map=SCALARS),
         execution_context_class=PlannedExecutor,
         extensions=[

