@@ -2,21 +2,26 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
+import logging
 import secrets
 import time
 from collections.abc import Collection
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from enum import StrEnum
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select, update
 
 from app.db.engine import Database
 from app.db.models import api_keys, users
 from app.errors import Unauthenticated
 
 KEY_PREFIX = "jq"
+log = logging.getLogger("jobql.auth")
 
 
 class Role(StrEnum):
@@ -78,14 +83,18 @@ def bearer_token(authorization: str | None) -> str | None:
 class PrincipalCache:
     """Principals of keys checked in the last `seconds`, by key id and secret digest.
 
-    Saves a query per request. What it costs: a key deleted, or a user locked or given other
-    roles, takes effect in this process after at most `seconds`. Only successes are kept, so
+    Saves a query per request. What it costs: a key revoked, expired or deleted, or a user
+    locked, takes effect in this process after at most `seconds`. Only successes are kept, so
     an unknown or wrong key always reaches the database.
+
+    It also notes when each key was last used, for `KeyUsage.flush` to write in one go: a
+    key's `last_used_at` costs no statement on the request path.
     """
 
     def __init__(self, seconds: float, size: int = 4096) -> None:
         self.seconds, self.size = seconds, size
         self._found: dict[tuple[str, str], tuple[float, Principal]] = {}
+        self.usage = KeyUsage()
 
     def get(self, key: tuple[str, str]) -> Principal | None:
         found = self._found.get(key)
@@ -114,22 +123,55 @@ async def authenticate(
         raise Unauthenticated("A valid API key is required: Authorization: Bearer <key>")
     key = (parts.key_id, parts.secret_sha256)
     known = cache.get(key) if cache is not None else None
-    if known is not None:
-        return known
-    principal = await _lookup(db, parts)
+    if known is None:
+        known = await _lookup(db, parts)
+        if cache is not None:
+            cache.put(key, known)
     if cache is not None:
-        cache.put(key, principal)
-    return principal
+        cache.usage.used(parts.key_id)
+    return known
+
+
+class KeyUsage:
+    """When keys were last used, kept in memory and written at most once per flush.
+
+    The server flushes every `key_usage_flush_seconds` (60 by default) and when it stops, so
+    `lastUsedAt` is at most that late and a busy key costs one UPDATE a minute, not one per
+    request.
+    """
+
+    def __init__(self) -> None:
+        self._seen: dict[str, datetime] = {}
+
+    def used(self, key_id: str) -> None:
+        self._seen[key_id] = datetime.now(UTC)
+
+    async def flush(self, db: Database) -> int:
+        """Writes what was noted since the last flush; returns how many keys."""
+        seen, self._seen = self._seen, {}
+        if not seen:
+            return 0
+        statement = (
+            update(api_keys)
+            .where(api_keys.c.id == bindparam("key_id"))
+            .values(last_used_at=bindparam("used_at"))
+        )
+        rows = [{"key_id": k, "used_at": at} for k, at in sorted(seen.items())]
+        async with db.write() as conn:
+            await conn.execute(statement, rows)
+        return len(rows)
 
 
 async def _lookup(db: Database, parts: NewKey) -> Principal:
     query = (
         select(
             api_keys.c.secret_sha256,
+            api_keys.c.roles,
+            api_keys.c.expires_at,
+            api_keys.c.revoked_at,
             users.c.login,
             users.c.name,
             users.c.organization_id,
-            users.c.roles,
             users.c.locked,
         )
         .join(users, users.c.login == api_keys.c.user_login)
@@ -139,7 +181,7 @@ async def _lookup(db: Database, parts: NewKey) -> Principal:
         row = (await conn.execute(query)).first()
     # Compare even when the key id is unknown, so timing does not tell which ids exist.
     stored = row.secret_sha256 if row else "0" * 64
-    if not hmac.compare_digest(stored, parts.secret_sha256) or row is None or row.locked:
+    if not hmac.compare_digest(stored, parts.secret_sha256) or row is None or not _usable(row):
         raise Unauthenticated("A valid API key is required: Authorization: Bearer <key>")
     return Principal(
         login=row.login,
@@ -149,15 +191,33 @@ async def _lookup(db: Database, parts: NewKey) -> Principal:
     )
 
 
+async def flush_forever(usage: KeyUsage, db: Database, seconds: float) -> None:
+    """The server's loop writing `last_used_at`; a failed flush is logged and retried later."""
+    while True:
+        await asyncio.sleep(seconds)
+        try:
+            await usage.flush(db)
+        except Exception:
+            log.exception("writing the keys' last use failed")
+
+
+def _usable(row: Any) -> bool:
+    """Not revoked, not expired, and its user not locked."""
+    now = datetime.now(UTC)
+    expired = row.expires_at is not None and row.expires_at <= now
+    return not (row.locked or row.revoked_at is not None or expired)
+
+
 async def keys_still_valid(db: Database, key_ids: Collection[str]) -> set[str]:
-    """Which of these keys still exist and belong to a user who is not locked: one statement
-    for every live connection of the process (app/ws.py checks them every few seconds)."""
+    """Which of these keys are still usable (not revoked, not expired, user not locked): one
+    statement for every live connection of the process (app/ws.py checks them every few
+    seconds)."""
     if not key_ids:
         return set()
     query = (
-        select(api_keys.c.id)
+        select(api_keys.c.id, api_keys.c.revoked_at, api_keys.c.expires_at, users.c.locked)
         .join(users, users.c.login == api_keys.c.user_login)
-        .where(api_keys.c.id.in_(sorted(key_ids)), users.c.locked.is_(False))
+        .where(api_keys.c.id.in_(sorted(key_ids)))
     )
     async with db.read() as conn:
-        return set((await conn.execute(query)).scalars())
+        return {row.id for row in await conn.execute(query) if _usable(row)}

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import os
 import re
 import tempfile
+import time
 from collections.abc import AsyncIterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -133,6 +135,17 @@ class BlobStore:
     def staging_files(self) -> list[Path]:
         """Temporary files of uploads in progress (or of a process that died mid-upload)."""
         return sorted(self.root.glob(STAGING_PREFIX + "*"))
+
+    def forget_abandoned(self, older_than: float) -> int:
+        """Removes staging files untouched for `older_than` seconds: those of a process killed
+        mid-upload (a live upload writes at least every request timeout). Returns how many."""
+        cutoff, removed = time.time() - older_than, 0
+        for path in self.staging_files():
+            with contextlib.suppress(FileNotFoundError):
+                if path.stat().st_mtime < cutoff:
+                    path.unlink()
+                    removed += 1
+        return removed
 
     def delete(self, sha256: str) -> None:
         self.path(sha256).unlink(missing_ok=True)

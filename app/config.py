@@ -64,6 +64,8 @@ class Settings(BaseSettings):
     # How often each server process looks for expired leases and jobs past their deadline
     # (app/services/sweeper.py): a dead worker's jobs return within lease + this.
     sweep_interval_seconds: float = Field(default=2.0, gt=0, le=300)
+    # How often each server process writes its keys' `last_used_at` (app/auth.py KeyUsage).
+    key_usage_flush_seconds: float = Field(default=60.0, gt=0, le=3600)
 
     # Live updates (docs/live.md). PostgreSQL: a NOTIFY wakes each process to read the log,
     # with a timer as the safety net; off (JOBQL_LIVE_NOTIFY=off, e.g. behind a pooler in

@@ -36,6 +36,7 @@ from app.ratelimit import RateLimiter
 from app.services.live import Hub
 from app.services.queue import Wakeup
 from app.signing import Signer
+from app.sse import sse_response, wants_event_stream
 from app.transport import (
     GRAPHQL_RESPONSE,
     JSON,
@@ -194,6 +195,10 @@ class GraphQLEndpoint(GraphQL[Context, None]):
                 "RATE_LIMITED",
                 **{"Retry-After": str(wait)},
             )
+        if wants_event_stream(request):
+            progress["stage"] = "body"
+            params = await self._params(request)
+            return sse_response(self.schema, params, self._context(request))
         if negotiate(request.headers.get("accept")) is None:
             raise HttpError(
                 406, f"This endpoint answers {GRAPHQL_RESPONSE} or {JSON}", "NOT_ACCEPTABLE"
@@ -227,6 +232,19 @@ class GraphQLEndpoint(GraphQL[Context, None]):
         body = await read_body(request, self.settings.max_body_bytes)
         return post_params(request.headers.get("content-type"), body, depth)
 
+    def _context(self, request: Request) -> Context:
+        return Context(
+            request=request,
+            settings=self.settings,
+            db=self.db,
+            blobs=self.blobs,
+            signer=self.signer,
+            principal=request.state.principal,
+            wakeup=self.wakeup,
+            hub=self.hub,
+            key_id=request.state.key_id,
+        )
+
     async def _execute(self, request: Request, params: Params, media_type: str) -> Response:
         allowed = OPERATIONS[request.method]
         max_tokens = self.settings.max_tokens
@@ -249,17 +267,7 @@ class GraphQLEndpoint(GraphQL[Context, None]):
                 raise
             if body is not None:
                 return json_response(body, 200, media_type)
-        context = Context(
-            request=request,
-            settings=self.settings,
-            db=self.db,
-            blobs=self.blobs,
-            signer=self.signer,
-            principal=request.state.principal,
-            wakeup=self.wakeup,
-            hub=self.hub,
-            key_id=request.state.key_id,
-        )
+        context = self._context(request)
         try:
             result = await self.schema.execute(
                 params.query,

@@ -13,6 +13,7 @@ from starlette.responses import FileResponse, PlainTextResponse, Response
 from starlette.routing import Mount, Route, WebSocketRoute
 
 from app import explorer
+from app.auth import flush_forever
 from app.blobs import BlobStore
 from app.config import Settings
 from app.db.engine import Database
@@ -86,13 +87,18 @@ def create_app(settings: Settings | None = None) -> Starlette:
         # What start-up made (modules, the schema, table metadata) lives as long as the process:
         # out of the collector's sight, a full collection no longer walks it (shorter p99).
         gc.freeze()
-        sweeper = asyncio.create_task(run_forever(db, settings.sweep_interval_seconds))
+        sweeper = asyncio.create_task(run_forever(db, blobs, settings.sweep_interval_seconds))
+        usage = endpoint.principals.usage
+        flusher = asyncio.create_task(flush_forever(usage, db, settings.key_usage_flush_seconds))
         try:
             yield
         finally:
-            sweeper.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await sweeper
+            for task in (sweeper, flusher):
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+            with contextlib.suppress(Exception):  # a last flush; the database may be gone
+                await usage.flush(db)
             await db.dispose()
 
     app = Starlette(
@@ -109,5 +115,6 @@ def create_app(settings: Settings | None = None) -> Starlette:
     app.state.db = db
     app.state.hub = hub
     app.state.graphql = endpoint
+    app.state.key_usage = endpoint.principals.usage
     app.state.settings = settings
     return app

@@ -18,6 +18,7 @@ from bench.data import JOBQL, NAMES, ROOT, Store, api_key, bodies, prepare
 from bench.load import ensure_wrk, wrk_command, wrk_version
 from bench.measure import Cell, check_equal, measure
 from bench.processes import Server, free_port
+from bench.write_report import kept
 
 DATA = Path(__file__).resolve().parent / ".data"
 SETTINGS = (
@@ -128,7 +129,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         sections.append((title, _section(args, store, workers, queries, wrk)))
         # Written after each table, so a later failure keeps what was measured.
         text = _results(args, started, made, sections, targets, queries, wrk, postgres, argv)
-        args.output.write_text(text)
+        write_side = kept(args.output)  # python -m bench.write's section stays
+        args.output.write_text(text + ("\n" + write_side if write_side else ""))
         print(f"wrote {args.output}", flush=True)
     return 0
 

@@ -8,6 +8,7 @@ executor.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from typing import Any
@@ -21,7 +22,9 @@ from app.graphql.compiled import CompiledQueries
 from app.main import create_app
 from bench.data import Q4_TQL
 from bench.data import operation as bench_operation
-from tests.support import KEYS, Env, error_codes, operation
+from tests.served import twin
+from tests.support import KEYS, Env, count_statements, error_codes, operation
+from tests.test_errors import lock_jobs
 
 JOB_FIELDS = """
   id organization analyzerId analyzerName analyzerDefinitionId dataType status data
@@ -304,3 +307,28 @@ async def test_no_free_connection_is_503_with_retry_after(env: Env) -> None:
             assert (await client.post("/graphql", json=body, headers=headers)).status_code == 200
     finally:
         await app.state.db.dispose()
+
+
+@pytest.mark.parametrize("backend", ["postgres"])  # SQLite readers are not blocked by a lock
+async def test_a_planned_statement_that_times_out_answers_timeout_once(env: Env) -> None:
+    """The page statement is stopped at the statement budget: the answer is TIMEOUT at the
+    field, and nothing runs a second time (the executor used to run it again, so the request
+    spent its whole budget and answered 503)."""
+    limits = {"statement_timeout_ms": 300, "pool_timeout_seconds": 0.1, "auth_cache_seconds": 60}
+    async with twin(env, **limits) as (url, app), httpx.AsyncClient(base_url=url) as client:
+        headers = {"Authorization": f"Bearer {KEYS['demo.read']}"}
+        body = {"query": bench_operation("q1")}
+        assert (await client.post("/graphql", json=body, headers=headers)).status_code == 200
+        locker = asyncio.create_task(lock_jobs(env, 2))
+        await asyncio.sleep(0.3)
+        with count_statements(app.state.db) as seen:
+            response = await client.post("/graphql", json=body, headers=headers)
+        await locker
+    assert response.status_code == 200, response.text
+    answer = response.json()
+    assert answer["data"] is None  # jobs is non-null: its error nulls the data
+    assert [(e["extensions"]["code"], e["path"]) for e in answer["errors"]] == [
+        ("TIMEOUT", ["jobs"])
+    ]
+    assert answer["errors"][0]["locations"] == [{"line": 3, "column": 3}]
+    assert len([s for s in seen if " job" in s.lower()]) == 1, seen

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import json
 from typing import Any
 
 import httpx
@@ -13,6 +14,7 @@ from sqlalchemy import update
 from app.db.models import users
 from tests.live_support import CANCEL, POLL, UPDATES, live
 from tests.mutation_support import job_ids
+from tests.queue_support import claim, new_analyzer, submit, worker_key
 from tests.served import bearer, serve
 from tests.support import Env
 
@@ -141,3 +143,51 @@ async def test_an_unknown_key_is_refused_with_4403(env: Env) -> None:
             assert "connection_ack" not in str(e) or True
         except Exception as e:
             assert "4403" in str(e), e
+
+
+async def test_a_subscription_over_server_sent_events(env: Env) -> None:
+    [job] = await job_ids(env, "WAITING")
+    async with serve(env) as url, httpx.AsyncClient(base_url=url, timeout=60) as http:
+        body = {"query": UPDATES, "variables": {"ids": [job]}}
+        headers = {**bearer(), "Accept": "text/event-stream"}
+        async with http.stream("POST", "/graphql", json=body, headers=headers) as response:
+            assert response.status_code == 200
+            assert response.headers["content-type"].startswith("text/event-stream")
+            await asyncio.sleep(0.3)
+            cancelling = asyncio.create_task(_cancel(url, job))
+            lines = response.aiter_lines()
+            event = await anext(lines)
+            data = await anext(lines)
+            await cancelling
+    assert event == "event: next"
+    update = json.loads(data.removeprefix("data: "))["data"]["jobUpdates"]
+    assert update["event"]["jobId"] == job and update["event"]["status"] == "CANCELLED"
+
+
+async def test_server_sent_events_need_a_key(env: Env) -> None:
+    async with serve(env) as url, httpx.AsyncClient(base_url=url) as http:
+        headers = {"Accept": "text/event-stream"}
+        response = await http.post("/graphql", json={"query": UPDATES}, headers=headers)
+    assert response.status_code == 401
+
+
+async def test_worker_control_says_cancel_for_a_held_job_and_jobs_available(env: Env) -> None:
+    analyzer = await new_analyzer(env)
+    key = await worker_key(env)
+    await submit(env, analyzer, "198.51.100.1")
+    [lease] = (await claim(env, key, analyzer))["leases"]  # worker "w1" holds it now
+    control = 'subscription { workerControl(workerId: "w1") { kind jobId analyzerId } }'
+    async with serve(env) as url, live(url, key) as worker:
+        await worker.subscribe("1", control)
+        await asyncio.sleep(0.3)
+        await _cancel(url, lease["job"]["id"])
+        signal = (await worker.data("1"))["workerControl"]
+        assert signal == {"kind": "CANCEL", "jobId": lease["job"]["id"], "analyzerId": analyzer}
+        new = (await submit(env, analyzer, "198.51.100.2"))["job"]["id"]
+        signal = (await worker.data("1"))["workerControl"]
+        assert signal == {"kind": "JOBS_AVAILABLE", "jobId": new, "analyzerId": analyzer}
+    async with serve(env) as url, live(url, "demo.read") as reader:
+        await reader.subscribe("1", control)
+        message = await reader.next("1")
+        errors = message["payload"] if message["type"] == "error" else message["payload"]["errors"]
+        assert errors[0]["extensions"]["code"] == "FORBIDDEN"

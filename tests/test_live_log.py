@@ -9,6 +9,7 @@ import contextlib
 from datetime import UTC, datetime
 from typing import Any
 
+import asyncpg  # type: ignore[import-untyped]
 import pytest
 from sqlalchemy import insert, select
 
@@ -17,6 +18,7 @@ from app.db.models import job_events
 from app.services.eventlog import LogFilter, Position, page, settled_head, tail
 from app.services.lifecycle import cancel_job
 from app.services.live import Hub, SubscriberTooSlow
+from tests.conftest import POSTGRES_URL
 from tests.mutation_support import job_ids
 from tests.support import Env, count_statements
 
@@ -202,3 +204,26 @@ async def test_one_tail_query_per_wake_however_many_subscribers(env: Env) -> Non
         assert one == many == 1
     else:
         assert many <= one + 3  # wakes that found nothing yet; never one per subscriber
+
+
+async def test_a_transaction_open_in_another_database_does_not_hold_delivery(env: Env) -> None:
+    if env.backend != "postgres":
+        pytest.skip("PostgreSQL's transaction ids are cluster-wide; SQLite has none")
+    [job] = await job_ids(env, "WAITING")
+    db = _db(env)
+    async with db.read() as conn:
+        start = await settled_head(conn)
+    assert POSTGRES_URL
+    elsewhere = await asyncpg.connect(POSTGRES_URL.replace("postgresql+asyncpg", "postgresql"))
+    try:
+        holder = elsewhere.transaction()
+        await holder.start()
+        await elsewhere.fetchval("SELECT pg_current_xact_id()")  # holds an xid, open
+        async with db.write() as conn:
+            event_id = await _event(conn, job)
+        async with db.read() as conn:
+            read = [e.event.id for e in await tail(conn, start, 100)]
+        assert read == [event_id]  # the other database's open transaction is not waited for
+        await holder.rollback()
+    finally:
+        await elsewhere.close()

@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -21,12 +22,14 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
+from app.blobs import STAGING_PREFIX, BlobStore
 from app.db.ids import new_id
 from app.db.models import job_events, job_queue, jobs, reports
+from app.services.sweeper import ABANDONED_UPLOAD_SECONDS
 from tests.live_server import free_port, jobql_command, read_logs, server_env, stop, wait_until_up
 from tests.mutation_support import database
 from tests.queue_support import new_analyzer, worker_key
-from tests.support import Env
+from tests.support import KEYS, Env
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -34,7 +37,17 @@ ROOT = Path(__file__).resolve().parents[1]
 @contextlib.contextmanager
 def servers(env: Env, workdir: Path, count: int = 2, **settings: str) -> Iterator[list[str]]:
     """`count` `jobql serve` processes over the test's database; their base URLs."""
-    processes, urls = [], []
+    with serving(env, workdir, count, **settings) as (urls, _):
+        yield urls
+
+
+@contextlib.contextmanager
+def serving(
+    env: Env, workdir: Path, count: int = 2, **settings: str
+) -> Iterator[tuple[list[str], list[subprocess.Popen[bytes]]]]:
+    """As `servers`, with the processes too: (base URLs, processes)."""
+    processes: list[subprocess.Popen[bytes]] = []
+    urls: list[str] = []
     variables = server_env() | {
         "JOBQL_DATABASE_URL": env.settings.database_url,
         "JOBQL_BLOB_DIR": str(env.settings.blob_dir),
@@ -53,7 +66,7 @@ def servers(env: Env, workdir: Path, count: int = 2, **settings: str) -> Iterato
             urls.append(f"http://127.0.0.1:{port}")
         for url, process in zip(urls, processes, strict=True):
             wait_until_up(url, process, workdir)
-        yield urls
+        yield urls, processes
     finally:
         for process in processes:
             stop(process)
@@ -183,3 +196,36 @@ async def test_a_rate_limit_holds_across_processes(env: Env, tmp_path: Path) -> 
     assert len(starts) == len(ids) and all(starts)  # none failed, all ran
     for i in range(len(starts) - 4):  # never a fifth start within one second
         assert (starts[i + 4] - starts[i]).total_seconds() >= 1.0
+
+
+async def test_upload_files_of_a_killed_server_are_swept_later(env: Env, tmp_path: Path) -> None:
+    """A server SIGKILLed mid-upload leaves its staging file; a later server's sweeper removes it
+    once it is older than any live upload can be, and leaves a recent one alone."""
+    store = BlobStore(env.settings.blob_dir)
+    head = (
+        "POST /attachments HTTP/1.1\r\nHost: jobql.test\r\nContent-Length: 5000000\r\n"
+        f"Authorization: Bearer {KEYS['demo.analyze']}\r\n"
+        'Content-Disposition: attachment; filename="cut.bin"\r\n\r\n'
+    )
+    with serving(env, tmp_path, count=1) as (urls, (process,)):
+        host, port = urls[0].removeprefix("http://").split(":")
+        with socket.create_connection((host, int(port))) as client:
+            client.sendall(head.encode() + os.urandom(2_000_000))
+            _until(lambda: bool(store.staging_files()), "the server never began to stage the body")
+            process.send_signal(signal.SIGKILL)
+            process.wait(timeout=10)
+    (orphan,) = store.staging_files()
+    old = time.time() - ABANDONED_UPLOAD_SECONDS - 60
+    os.utime(orphan, (old, old))
+    recent = env.settings.blob_dir / f"{STAGING_PREFIX}recent"
+    recent.write_bytes(b"an upload still in progress")
+    with servers(env, tmp_path, count=1, sweep_interval_seconds="0.2"):
+        _until(lambda: not orphan.exists(), "the abandoned upload file was never removed")
+    assert recent.exists()
+
+
+def _until(condition: Any, failure: str, seconds: float = 20) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, failure
+        time.sleep(0.05)

@@ -14,7 +14,16 @@ from app.auth import Role
 from app.config import Settings
 from app.db.engine import Database
 from app.db.migrate import upgrade
-from app.db.models import analyzers, api_keys, artifacts, job_events, jobs, reports, users
+from app.db.models import (
+    analyzers,
+    api_keys,
+    artifacts,
+    job_events,
+    job_queue,
+    jobs,
+    reports,
+    users,
+)
 from app.main import create_app
 from app.seed.synthetic import seed_synthetic
 from app.services.users import create_api_key
@@ -155,3 +164,22 @@ async def test_the_api_serves_synthetic_jobs(empty_settings: Settings) -> None:
     assert {n["organization"] for n in page["nodes"]} == {"synth-b"}
     assert all(n["analyzer"]["name"] for n in page["nodes"])
     assert any(n["report"] and n["report"]["summary"]["taxonomies"] for n in page["nodes"])
+
+
+async def test_waiting_jobs_are_queued(empty_settings: Settings) -> None:
+    """Each WAITING job has its QUEUED row, as a submission leaves it, so workers can claim it."""
+    await seed_synthetic(empty_settings, N, now=NOW)
+    waiting = await _rows(
+        empty_settings,
+        select(jobs.c.id, jobs.c.organization_id, jobs.c.analyzer_id).where(
+            jobs.c.status == "WAITING"
+        ),
+    )
+    queued = await _rows(
+        empty_settings,
+        select(job_queue.c.job_id, job_queue.c.organization_id, job_queue.c.analyzer_id).where(
+            job_queue.c.state == "QUEUED"
+        ),
+    )
+    assert waiting and sorted(map(tuple, waiting)) == sorted(map(tuple, queued))
+    assert await _count(empty_settings, job_queue) == len(waiting)

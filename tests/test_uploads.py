@@ -678,3 +678,44 @@ async def test_purges_racing_uploads_of_the_same_content_never_lose_a_file(env: 
         for id in ids:
             assert (await download(env, "demo", id)).content == content
     assert blobs(env).staging_files() == []
+
+
+async def test_a_submission_racing_the_purge_of_its_attachment_is_answered_cleanly(
+    env: Env,
+) -> None:
+    """submitJob of a file whose last job is being purged, over HTTP, at staggered moments:
+    either the submission wins (its job keeps the attachment, which keeps its file) or the
+    purge does (the submission hears "No such attachment", BAD_USER_INPUT); never a 500 (an
+    FK violation: the submission read the attachment, the purge deleted it, the job's INSERT
+    pointed at nothing)."""
+    analyzer = await new_analyzer(env)
+    outcomes = set()
+    async with serve(env) as url, httpx.AsyncClient(base_url=url, timeout=30) as client:
+        for round, job in enumerate(await job_ids(env, "SUCCESS", 12)):
+            held = await _job_holding(env, secrets.token_bytes(1000), job)
+            job_input = {"analyzerId": analyzer, "dataType": "file", "attachmentId": held["id"]}
+            submitting = _late_post(client, 0.001 * (round % 6), _FILE_JOB, {"input": job_input})
+            purging = _late_post(client, 0.001 * (5 - round % 6), PURGE, {"id": job}, "admin")
+            submitted, purged = await asyncio.gather(submitting, purging)
+            assert purged.status_code == 200 and "errors" not in purged.json(), purged.text
+            assert submitted.status_code == 200, submitted.text
+            answer = submitted.json()
+            if "errors" in answer:
+                assert codes(answer) == [("BAD_USER_INPUT", "input.attachmentId")], answer
+                assert await attachments_by_id(database(env), "demo", [held["id"]]) == {}
+                outcomes.add("purge first")
+            else:
+                new_job = answer["data"]["submitJob"]["job"]
+                assert new_job["attachment"]["id"] == held["id"]
+                assert blobs(env).exists(held["sha256"])
+                outcomes.add("submission first")
+    assert outcomes, "no round ran"
+
+
+async def _late_post(
+    client: httpx.AsyncClient, delay: float, query: str, variables: dict[str, Any], who: str = ""
+) -> httpx.Response:
+    await asyncio.sleep(delay)
+    key = KEYS["demo.admin" if who == "admin" else "demo.analyze"]
+    body = {"query": query, "variables": variables}
+    return await client.post("/graphql", json=body, headers={"Authorization": f"Bearer {key}"})

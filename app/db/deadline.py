@@ -3,6 +3,7 @@ does it itself with `statement_timeout`), and the exceptions that say a budget r
 
 from __future__ import annotations
 
+import sqlite3
 import time
 from typing import Any
 
@@ -68,7 +69,10 @@ def is_pool_timeout(error: BaseException | None) -> bool:
 
 def is_statement_timeout(error: BaseException | None) -> bool:
     """A statement ran past `statement_timeout_ms` and the database stopped it."""
-    if not isinstance(error, DBAPIError):
-        return False
-    original = error.orig
-    return getattr(original, "sqlstate", None) == QUERY_CANCELED or str(original) == "interrupted"
+    # Through SQLAlchemy the driver's error is wrapped; compiled reads get asyncpg's own.
+    wrapped = isinstance(error, DBAPIError)
+    original = error.orig if isinstance(error, DBAPIError) else error
+    if wrapped or isinstance(original, sqlite3.OperationalError):
+        if str(original) == "interrupted":  # SQLite, stopped by interrupt_sqlite_statements
+            return True
+    return getattr(original, "sqlstate", None) == QUERY_CANCELED

@@ -16,6 +16,7 @@ from sqlalchemy import (
     Table,
     Text,
     false,
+    text,
 )
 from sqlmodel import Field, SQLModel
 
@@ -58,7 +59,14 @@ class ApiKey(SQLModel, table=True):
         sa_column=Column(ForeignKey("app_user.login"), nullable=False, index=True)
     )
     secret_sha256: str = Field(sa_column=Column(String(64), nullable=False))
+    # The key's own roles, exactly as asked when it was made; its user's roles are the union
+    # of its keys' (docs/admin.md). A request carries the key's roles, never more.
+    roles: list[str] = Field(sa_column=Column(Json, nullable=False))
     created_at: datetime = _created_at()
+    expires_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
+    revoked_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
+    # Written at most once a minute per key and process (app/auth.py KeyUsage), not per request.
+    last_used_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
 
 
 class Analyzer(SQLModel, table=True):
@@ -147,6 +155,15 @@ class Job(SQLModel, table=True):
     __table_args__ = (
         Index("ix_job_cache_key", "organization_id", "cache_key", "status"),
         Index("ix_job_org_created", "organization_id", "created_at", "id"),
+        # One status and data type, newest first, and their COUNT (migrations 0002, 0007).
+        Index(
+            "ix_job_org_status_type_created",
+            "organization_id",
+            "status",
+            "data_type",
+            "created_at",
+            "id",
+        ),
         Index("ix_job_analyzer_created", "analyzer_id", "created_at", "id"),
         Index("ix_job_attachment", "attachment_id"),
     )
@@ -266,6 +283,24 @@ class Worker(SQLModel, table=True):
     last_seen_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
 
 
+class AuditEvent(SQLModel, table=True):
+    """An administrative or destructive act. No foreign keys: it outlives what it names."""
+
+    __tablename__ = "audit_event"
+    id: int | None = Field(default=None, sa_column=Column(AutoId, primary_key=True))
+    organization_id: str = Field(sa_column=Column(code_point_text(64), nullable=False))
+    at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    actor: str = Field(sa_column=Column(Text(), nullable=False))
+    action: str = Field(sa_column=Column(String(32), nullable=False))
+    target: str | None = Field(default=None, sa_column=Column(Text()))
+    count: int | None = Field(default=None, sa_column=Column(Integer()))
+    details: dict[str, Any] = Field(sa_column=Column(Json, nullable=False))
+
+    __table_args__ = (
+        Index("ix_audit_event_org_at", "organization_id", text("at DESC"), text("id DESC")),
+    )
+
+
 def table(model: type[SQLModel]) -> Table:
     """The Core table behind a model, typed for query building."""
     t = model.__table__  # type: ignore[attr-defined]
@@ -286,3 +321,4 @@ job_queue = table(JobQueue)
 queue_starts = table(QueueStart)
 idempotency_keys = table(IdempotencyKey)
 workers = table(Worker)
+audit_events = table(AuditEvent)

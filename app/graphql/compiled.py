@@ -69,6 +69,7 @@ from app.db.lists import values_parameter
 from app.db.models import artifacts, job_events, jobs
 from app.db.raw import Fetch
 from app.graphql.documents import parse_document, validation_errors
+from app.graphql.errors import present
 from app.graphql.executor import STRAWBERRY_FIELD
 from app.graphql.limits import ShapeLimits, check_shape
 from app.graphql.types import JobListArgs, settings_page_size
@@ -146,7 +147,7 @@ class CompiledQueries:
             return None
         request = Request(self.db, self.settings, principal.organization, coerced)
         try:
-            return {"data": await plan.run(request)}
+            return await plan.run(request)
         except Exception as error:
             if is_pool_timeout(error):
                 raise  # no connection was free: the executor would only wait again
@@ -174,15 +175,34 @@ Root = Callable[[Request], Callable[[Fetch], Awaitable[Any]]]
 class Plan:
     operation: OperationDefinitionNode
     roots: tuple[tuple[str, Root], ...]
+    nodes: dict[str, FieldNode]  # by response key: where an error at the root field points
+    nullable: frozenset[str]  # response keys whose field may be null: an error nulls only it
 
     async def run(self, request: Request) -> dict[str, Any]:
-        # Every argument is read (and may fail) before the first statement.
+        # Every argument is read (and may fail) before the first statement: such a failure
+        # raises, and the executor answers it in its own words, having run nothing either.
         ready = [(key, root(request)) for key, root in self.roots]
         data: dict[str, Any] = {}
+        errors: list[GraphQLError] = []
         async with request.db.raw.connection() as fetch:
             for key, part in ready:
-                data[key] = await part(fetch)
-        return data
+                try:
+                    data[key] = await part(fetch)
+                except Exception as error:
+                    if is_pool_timeout(error):
+                        raise
+                    # Once a statement has run, nothing runs again: the failure is this
+                    # field's error, reported once (a statement timeout is TIMEOUT).
+                    errors.append(self._field_error(key, error))
+                    data[key] = None
+        if not errors:
+            return {"data": data}
+        nulled = all(error.path and error.path[0] in self.nullable for error in errors)
+        return {"data": data if nulled else None, "errors": [e.formatted for e in errors]}
+
+    def _field_error(self, key: str, error: Exception) -> GraphQLError:
+        located = GraphQLError(str(error), self.nodes[key], path=[key], original_error=error)
+        return present(located)
 
 
 class Columns:
@@ -301,7 +321,14 @@ class _Planner:
             self.schema, self.fragments, NO_VARIABLES, root, self.operation
         ).grouped_field_set
         roots = tuple((key, self._root(root, fdl)) for key, fdl in collected.items())
-        return Plan(self.operation, roots)
+        nodes = {key: fdl[0].node for key, fdl in collected.items()}
+        nullable = frozenset(
+            key
+            for key, fdl in collected.items()
+            if fdl[0].node.name.value in root.fields
+            and not isinstance(root.fields[fdl[0].node.name.value].type, GraphQLNonNull)
+        )
+        return Plan(self.operation, roots, nodes, nullable)
 
     def _fields(self, kind: GraphQLObjectType, fdl: FieldDetailsList) -> list[tuple[str, str, Any]]:
         """(response key, field name, its field details) of a selection on `kind`."""

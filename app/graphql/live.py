@@ -6,14 +6,17 @@ import asyncio
 import contextlib
 from collections.abc import AsyncGenerator, Sequence
 from datetime import datetime
+from enum import Enum
 from typing import Annotated
 
 import strawberry
 
+from app.auth import Role
 from app.errors import BadUserInput
 from app.graphql.context import Info
+from app.graphql.permissions import guarded
 from app.graphql.types import Job, JobEvent, JobStatus, PageInfo
-from app.services import jobs
+from app.services import jobs, worker_signals
 from app.services.eventlog import HEAD, Entry, LogFilter, Position, decode, page
 from app.services.eventlog import check_depth as check_replay_depth
 
@@ -115,8 +118,50 @@ async def updates(
             yield JobUpdate.of(entry)
 
 
+@strawberry.enum(description="What a worker is told live.")
+class WorkerSignalKind(Enum):
+    CANCEL = strawberry.enum_value(
+        "CANCEL", description="A job the worker holds was cancelled or deleted: stop it."
+    )
+    JOBS_AVAILABLE = strawberry.enum_value(
+        "JOBS_AVAILABLE", description="Work arrived for one of its analyzers: claim now."
+    )
+
+
+@strawberry.type(description="A live signal to a worker; its heartbeat and claims stay the truth.")
+class WorkerSignal:
+    kind: WorkerSignalKind = strawberry.field(description="What happened.")
+    job_id: strawberry.ID | None = strawberry.field(description="The job concerned.")
+    analyzer_id: strawberry.ID | None = strawberry.field(description="Its analyzer.")
+
+
 @strawberry.type(description="Live updates: everything that happens to the organization's jobs.")
 class Subscription:
+    @strawberry.subscription(
+        description="A worker's live signals: CANCEL for a job it holds, at once; "
+        "JOBS_AVAILABLE when work arrives for the analyzers it claims for. A lost signal "
+        "delays, never misleads: heartbeats and claims still say the same.",
+        extensions=guarded(Role.WORKER),
+    )
+    async def worker_control(
+        self,
+        info: Info,
+        worker_id: Annotated[
+            str, strawberry.argument(description="The id the worker claims with.")
+        ],
+    ) -> AsyncGenerator[WorkerSignal, None]:
+        context = info.context
+        stream = worker_signals.signals(
+            context.live, context.principal.organization, worker_id, key=context.key_id
+        )
+        async with contextlib.aclosing(stream):
+            async for signal in stream:
+                yield WorkerSignal(
+                    kind=WorkerSignalKind(signal.kind),
+                    job_id=strawberry.ID(signal.job_id) if signal.job_id else None,
+                    analyzer_id=strawberry.ID(signal.analyzer_id) if signal.analyzer_id else None,
+                )
+
     @strawberry.subscription(
         description='The organization\'s job events as they commit. `after: "HEAD"`: only '
         "what happens from now on; a cursor: everything after it (replayed), then live. "

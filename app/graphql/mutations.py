@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
+from datetime import datetime
+from enum import Enum
 from typing import Annotated, Any
 
 import strawberry
@@ -36,6 +39,31 @@ def names_a_field(tree: Predicate | None) -> bool:
     if isinstance(tree, Not):
         return names_a_field(tree.item)
     return tree is not None
+
+
+def condition(filter: Any, tql: str | None) -> dict[str, Any]:
+    """The condition of a bulk change as given, for its audit event's details."""
+    return {"filter": _plain(filter) if filter else None, "tql": tql}
+
+
+def _plain(value: Any) -> Any:
+    """A filter input as JSON: its given fields only (UNSET left out), enums by value."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        fields = ((f.name, getattr(value, f.name)) for f in dataclasses.fields(value))
+        return {_graphql_name(n): _plain(v) for n, v in fields if v is not strawberry.UNSET}
+    if isinstance(value, list | tuple):
+        return [_plain(item) for item in value]
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return value
+
+
+def _graphql_name(name: str) -> str:
+    """`data_type` → `dataType`, `in_` → `in`: the names the caller wrote."""
+    head, *rest = name.rstrip("_").split("_")
+    return head + "".join(word.title() for word in rest)
 
 
 def fresh(info: Info, row: Any) -> Job:
@@ -102,6 +130,7 @@ class Mutation:
             organization=principal.organization,
             predicate=compiled.where,
             actor=principal.login,
+            details=condition(filter, tql),
         )
 
     @strawberry.mutation(

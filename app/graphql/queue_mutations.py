@@ -12,7 +12,7 @@ from app.errors import BadUserInput, DomainError
 from app.graphql.context import Info
 from app.graphql.filter_tree import compile_filter
 from app.graphql.filters import JobFilterArg, TqlArg
-from app.graphql.mutations import MAX_REASON_LENGTH, Reason, fresh, names_a_field
+from app.graphql.mutations import MAX_REASON_LENGTH, Reason, condition, fresh, names_a_field
 from app.graphql.permissions import guarded
 from app.graphql.queue_types import (
     AnalyzerSettingsInput,
@@ -172,6 +172,7 @@ class QueueMutation:
             predicate=compiled.where,
             actor=principal.login,
             reason=reason,
+            details=condition(filter, tql),
         )
         return len(cancelled)
 
@@ -311,6 +312,7 @@ class QueueMutation:
             organization=_principal(info).organization,
             analyzer_id=str(id),
             changes=settings.changes(),
+            actor=_principal(info).login,
         )
         return Analyzer.from_row(row)
 

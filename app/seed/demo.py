@@ -134,6 +134,7 @@ class DemoBuilder:
                 "id": key.key_id,
                 "user_login": user["login"],
                 "secret_sha256": key.secret_sha256,
+                "roles": user["roles"],
                 "created_at": created,
             }
         )

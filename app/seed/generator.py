@@ -36,6 +36,10 @@ COLUMNS: dict[str, tuple[str, ...]] = {
         "data_type", "status", "data", "attachment_id", "parameters", "message", "tlp", "pap",
         "start_date", "end_date", "created_at", "created_by", "updated_at", "updated_by",
     ),
+    "job_queue": (
+        "job_id", "organization_id", "analyzer_id", "priority", "enqueued_at", "available_at",
+        "state",
+    ),
     "report": ("job_id", "success", "taxonomies", "full", "error_message", "created_at"),
     "artifact": ("job_id", "data_type", "data", "attachment_id", "tlp", "message", "tags"),
     "job_event": ("job_id", "at", "status", "previous_status", "actor", "message"),
@@ -120,6 +124,10 @@ class Generator:
             stamp(created), submitter, stamp(life.updated) if life.updated else None,
             life.updated_by,
         ))  # fmt: skip
+        if status == "WAITING":  # queued as a submission would queue it (priority NORMAL)
+            out.rows["job_queue"].append(
+                (job_id, org.id, analyzer.id, 1, stamp(created), stamp(created), "QUEUED")
+            )
         if life.reported:
             observable = data or attachment
             self._report(job_id, life.reported, life.end, analyzer, observable, data_type, out)

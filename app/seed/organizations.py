@@ -80,7 +80,11 @@ async def _create(
         )
         await conn.execute(
             insert(api_keys).values(
-                id=key.key_id, user_login=login, secret_sha256=key.secret_sha256, created_at=created
+                id=key.key_id,
+                user_login=login,
+                secret_sha256=key.secret_sha256,
+                roles=[r.value for r in roles],
+                created_at=created,
             )
         )
         keys.append((login, ",".join(r.value for r in roles), key.token))

@@ -28,6 +28,7 @@ from app.seed.generator import TABLES, Chunk, Generator
 from app.seed.organizations import prepare_organizations
 
 CHUNK = 20_000  # jobs per transaction
+BULK_STATEMENT_MS = 30 * 60 * 1000
 
 
 async def seed_synthetic(settings: Settings, n: int, *, now: datetime | None = None) -> int:
@@ -35,7 +36,9 @@ async def seed_synthetic(settings: Settings, n: int, *, now: datetime | None = N
     if n < 0:
         raise ValueError("the number of jobs cannot be negative")
     now = now or datetime.now(UTC)
-    db = Database(settings)
+    # A bulk load is not a request: a chunk of 20,000 jobs on a busy machine can take longer
+    # than a request's statement budget (on SQLite it was interrupted at 5 s).
+    db = Database(settings.model_copy(update={"statement_timeout_ms": BULK_STATEMENT_MS}))
     try:
         orgs, keys = await prepare_organizations(db, BlobStore(settings.blob_dir), now)
         _print_keys(keys)

@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, func, select, true, update
+from sqlalchemy import ColumnElement, and_, func, insert, select, true, update
 
 from app.db.engine import Database
+from app.db.ids import new_id
 from app.db.lists import any_of
-from app.db.models import analyzers, job_queue
-from app.errors import BadUserInput, NotFound
+from app.db.models import analyzers, job_queue, organizations
+from app.errors import BadUserInput, Conflict, NotFound
 from app.pagination import KeyType, Ordering, SortKey, Window
+from app.services import audit
+from app.services.audit import AuditAction
 from app.services.listing import Listing
 
 ANALYZER_COLUMNS = tuple(analyzers.c)
@@ -74,9 +78,10 @@ def _camel(name: str) -> str:
 
 
 async def update_settings(
-    db: Database, *, organization: str, analyzer_id: str, changes: dict[str, Any]
+    db: Database, *, organization: str, analyzer_id: str, changes: dict[str, Any], actor: str
 ) -> Any:
-    """The analyzer with `changes` applied; NotFound for another organization's."""
+    """The analyzer with `changes` applied, audited with the values before and after;
+    NotFound for another organization's."""
     where = and_(analyzers.c.id == analyzer_id, analyzers.c.organization_id == organization)
     async with db.write() as conn:
         current = (await conn.execute(select(*ANALYZER_COLUMNS).where(where))).one_or_none()
@@ -86,7 +91,17 @@ async def update_settings(
         if not changes:
             return current
         statement = update(analyzers).where(where).values(changes).returning(*ANALYZER_COLUMNS)
-        return (await conn.execute(statement)).one()
+        updated = (await conn.execute(statement)).one()
+        before = {name: getattr(current, name) for name in changes}
+        await audit.record(
+            conn,
+            organization=organization,
+            actor=actor,
+            action=AuditAction.UPDATE_ANALYZER,
+            target=analyzer_id,
+            details={"name": current.name, "before": before, "after": changes},
+        )
+        return updated
 
 
 async def queue_depths(db: Database, ids: Sequence[str]) -> dict[str, int]:
@@ -98,3 +113,104 @@ async def queue_depths(db: Database, ids: Sequence[str]) -> dict[str, int]:
     )
     async with db.read() as conn:
         return {row[0]: row[1] for row in await conn.execute(query)}
+
+
+# Cortex's TLP scale (WHITE 0 … RED 3); an analyzer definition without maxTlp takes AMBER,
+# Cortex's own default for an analyzer's `max_tlp`.
+DEFAULT_MAX_TLP = 2
+
+
+def from_definition(definition: Any) -> dict[str, Any]:
+    """The analyzer row's fields from a Cortex analyzer definition (its JSON file), named
+    as Cortex names the instance: `<name>_<version with dots as _>`."""
+    if not isinstance(definition, dict):
+        raise BadUserInput("the definition is a JSON object", argument="file")
+    name, version = definition.get("name"), definition.get("version")
+    for field, value in (("name", name), ("version", version)):
+        if not isinstance(value, str) or not value.strip():
+            raise BadUserInput(f"the definition needs a {field} (a string)", argument=field)
+    assert isinstance(name, str) and isinstance(version, str)
+    data_types = definition.get("dataTypeList")
+    if (
+        not isinstance(data_types, list)
+        or not data_types
+        or not all(isinstance(t, str) and t for t in data_types)
+    ):
+        raise BadUserInput("dataTypeList is a non-empty list of strings", argument="dataTypeList")
+    max_tlp = definition.get("maxTlp", _config(definition).get("max_tlp", DEFAULT_MAX_TLP))
+    if type(max_tlp) is not int or not 0 <= max_tlp <= 3:
+        raise BadUserInput("maxTlp is 0 to 3", argument="maxTlp")
+    instance = f"{name}_{version.replace('.', '_')}"
+    if len(instance) > 200:
+        raise BadUserInput("name and version: at most 200 characters", argument="name")
+    return {
+        "name": instance,
+        "definition_id": instance,
+        "version": version,
+        "description": _text(definition, "description"),
+        "author": _text(definition, "author"),
+        "license": _text(definition, "license"),
+        "url": _text(definition, "url"),
+        "data_types": list(dict.fromkeys(data_types)),
+        "max_tlp": max_tlp,
+    }
+
+
+def _config(definition: dict[str, Any]) -> dict[str, Any]:
+    config = definition.get("config")
+    return config if isinstance(config, dict) else {}
+
+
+def _text(definition: dict[str, Any], field: str) -> str | None:
+    value = definition.get(field)
+    if value is not None and not isinstance(value, str):
+        raise BadUserInput(f"{field} is a string", argument=field)
+    return value
+
+
+async def add_analyzer(
+    db: Database, *, organization: str, definition: Any, actor: str, enabled: bool = True
+) -> Any:
+    """A new analyzer of `organization` from a Cortex definition; CONFLICT when the
+    organization has one of that name and version already."""
+    fields = from_definition(definition)
+    async with db.write() as conn:
+        if (
+            await conn.scalar(select(organizations.c.id).where(organizations.c.id == organization))
+            is None
+        ):
+            raise NotFound(f"No organization {organization!r}", argument="org")
+        taken = select(analyzers.c.id).where(
+            analyzers.c.organization_id == organization, analyzers.c.name == fields["name"]
+        )
+        if await conn.scalar(taken) is not None:
+            raise Conflict(f"{organization!r} has an analyzer {fields['name']!r} already")
+        row = {
+            **fields,
+            "id": new_id(),
+            "organization_id": organization,
+            "enabled": enabled,
+            "created_at": datetime.now(UTC),
+        }
+        added = (
+            await conn.execute(insert(analyzers).values(row).returning(*ANALYZER_COLUMNS))
+        ).one()
+        await audit.record(
+            conn,
+            organization=organization,
+            actor=actor,
+            action=AuditAction.ADD_ANALYZER,
+            target=added.id,
+            details={"name": added.name, "version": added.version, "dataTypes": added.data_types},
+        )
+    return added
+
+
+async def list_analyzers(db: Database, organization: str) -> list[Any]:
+    query = (
+        select(*ANALYZER_COLUMNS)
+        .where(analyzers.c.organization_id == organization)
+        .order_by(analyzers.c.name, analyzers.c.id)
+    )
+    async with db.read() as conn:
+        return list(await conn.execute(query))

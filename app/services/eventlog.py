@@ -3,11 +3,12 @@
 On PostgreSQL a serial id is not commit order: a transaction can take id 10, stay open, and
 commit after the one that took id 11. So each event also records its writing transaction's
 id (`xid`, xid8), the log is ordered by (xid, id), and a reader only reads events whose xid
-is below its snapshot's xmin (`pg_snapshot_xmin(pg_current_snapshot())`): every transaction
-below xmin has ended, and every transaction that gets an xid later gets one at or above it,
-so nothing can ever appear below a position once it was read. A reader never skips an event
-and never reads one twice; the price is that an open writing transaction holds delivery of
-what committed after it until it ends (writers are short: idle ones are cut off).
+is below its fence: the oldest transaction its snapshot sees running (of this database: see
+FENCE_SQL). Every transaction below the fence has ended, and every transaction that gets an
+xid later gets one above it, so nothing can ever appear below a position once it was read.
+A reader never skips an event and never reads one twice; the price is that an open writing
+transaction of this database holds delivery of what committed after it until it ends
+(writers are short: idle ones are cut off).
 
 SQLite has one writer at a time and AUTOINCREMENT ids: the id alone is commit order (xid is
 always 0 there), and everything a reader sees is settled.
@@ -153,10 +154,26 @@ def _after(position: Position) -> ColumnElement[bool]:
     return tuple_(job_events.c.xid, job_events.c.id) > tuple_(xid, position.id)
 
 
+# The lowest transaction id that may still add events to this database's log: the lowest
+# one the statement's snapshot sees in progress, leaving out those a backend connected to
+# another database holds (a backend never changes database, and none writes to another's
+# tables), else the snapshot's xmax. An xid not positively known to be another database's
+# (ended meanwhile, a subtransaction, a prepared transaction, hidden by permissions) counts
+# as ours: it only holds delivery back, never lets a read pass it. Without the filter this
+# is pg_snapshot_xmin: then a long transaction in any database of the cluster (a CREATE
+# DATABASE … TEMPLATE, a bulk load) would hold back every process's delivery.
+FENCE_SQL = """(SELECT coalesce(min(running), pg_snapshot_xmax(pg_current_snapshot()))
+  FROM pg_snapshot_xip(pg_current_snapshot()) AS running
+  WHERE NOT EXISTS (
+    SELECT 1 FROM pg_stat_activity AS other
+    WHERE other.datname <> current_database()
+      AND other.backend_xid::text::bigint = running::text::bigint % 4294967296))"""
+
+
 def _fence(dialect: str) -> ColumnElement[bool]:
     if dialect != "postgresql":
         return true()
-    return job_events.c.xid < literal_column("pg_snapshot_xmin(pg_current_snapshot())")
+    return job_events.c.xid < literal_column(FENCE_SQL)
 
 
 def _log_query() -> Select[Any]:

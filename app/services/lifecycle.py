@@ -23,6 +23,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from app.db.engine import EVENTS_WRITTEN, Database
 from app.db.models import artifacts, job_events, job_queue, jobs, reports
 from app.errors import Conflict, NotFound
+from app.services import audit
+from app.services.audit import AuditAction
 from app.services.jobs import JobStatus
 
 WAITING, IN_PROGRESS = JobStatus.WAITING, JobStatus.IN_PROGRESS
@@ -363,9 +365,11 @@ async def cancel_matching(
     predicate: ColumnElement[bool],
     actor: str,
     reason: str | None = None,
+    details: dict[str, Any] | None = None,
 ) -> list[str]:
     """Cancels the organization's WAITING and IN_PROGRESS jobs that match, each with its
-    event, in one transaction; returns their ids. A job that moved on meanwhile is left."""
+    event, in one transaction with its audit event; returns their ids. A job that moved on
+    meanwhile is left."""
     active = [status.value for status in ACTIVE]
     query = select(jobs.c.id).where(
         jobs.c.organization_id == organization, jobs.c.status.in_(active), predicate
@@ -382,4 +386,12 @@ async def cancel_matching(
                 continue
             if moved is not None and moved.status == JobStatus.CANCELLED:
                 cancelled.append(job_id)
+        await audit.record(
+            conn,
+            organization=organization,
+            actor=actor,
+            action=AuditAction.CANCEL_JOBS,
+            count=len(cancelled),
+            details={**(details or {}), "reason": reason},
+        )
     return cancelled

@@ -29,7 +29,9 @@ from app.blobs import BlobStore
 from app.db.engine import Database
 from app.db.models import artifacts, attachments, job_events, jobs
 from app.db.types import UTCDateTime
+from app.services import audit
 from app.services.attachments import remove_unused_blobs
+from app.services.audit import AuditAction
 from app.services.jobs import FINISHED, JobStatus
 from app.services.lifecycle import (
     RULES,
@@ -48,9 +50,15 @@ BULK_DELETABLE = FINISHED & RULES[Action.DELETE].sources
 
 
 async def delete_jobs(
-    db: Database, *, organization: str, predicate: ColumnElement[bool], actor: str
+    db: Database,
+    *,
+    organization: str,
+    predicate: ColumnElement[bool],
+    actor: str,
+    details: dict[str, Any] | None = None,
 ) -> int:
-    """Soft-deletes the organization's finished jobs that match; returns how many."""
+    """Soft-deletes the organization's finished jobs that match; returns how many. The
+    audit event (with `details`: the condition as given) is written in the same transaction."""
     where = and_(
         jobs.c.organization_id == organization,
         jobs.c.status.in_([s.value for s in BULK_DELETABLE]),
@@ -59,8 +67,18 @@ async def delete_jobs(
     async with db.write() as conn:
         mark_events_written(conn)
         if db.dialect == "postgresql":
-            return await _delete_jobs_postgres(conn, where, actor)
-        return await _delete_jobs_sqlite(conn, where, actor)
+            deleted = await _delete_jobs_postgres(conn, where, actor)
+        else:
+            deleted = await _delete_jobs_sqlite(conn, where, actor)
+        await audit.record(
+            conn,
+            organization=organization,
+            actor=actor,
+            action=AuditAction.DELETE_JOBS,
+            count=deleted,
+            details=details,
+        )
+    return deleted
 
 
 def _deleted(at: Any, actor: str) -> dict[str, Any]:
@@ -127,6 +145,15 @@ async def purge_job(
         # report, artifact and job_event go with it: ON DELETE CASCADE (foreign_keys=ON).
         await conn.execute(delete(jobs).where(where_job(change)))
         freed = await _drop_unused_attachments(conn, organization, candidates)
+        await audit.record(
+            conn,
+            organization=organization,
+            actor=actor,
+            action=AuditAction.PURGE_JOB,
+            target=job_id,
+            count=1,
+            details={"analyzer": job.analyzer_name, "status": job.status},
+        )
     log.info("job %s of %s purged by %s", job_id, organization, actor)
     # Only after commit: a rolled-back purge must not have lost any file. Under the contents'
     # locks, so an upload of the same bytes racing this purge keeps its file.
@@ -147,6 +174,14 @@ async def _drop_unused_attachments(
     """Deletes the candidates no job or artifact refers to; returns their sha256s."""
     if not candidates:
         return set()
+    if conn.dialect.name == "postgresql":
+        # A statement of its own, before the check: it waits for a submission holding one of
+        # them (FOR SHARE, app/services/submission.py) to commit, and the DELETE after it then
+        # sees that submission's job and keeps the attachment. Checked in the same statement,
+        # the NOT EXISTS would use the snapshot from before the wait and delete a row the new
+        # job points at (a foreign-key violation).
+        lock = select(attachments.c.id).where(attachments.c.id.in_(sorted(candidates)))
+        await conn.execute(lock.order_by(attachments.c.id).with_for_update())
     query = (
         delete(attachments)
         .where(

@@ -211,6 +211,11 @@ async def _file_sha256(
         attachments.c.id == submission.attachment_id,
         attachments.c.organization_id == organization,
     )
+    if conn.dialect.name == "postgresql":
+        # Held until commit: a purge freeing this attachment waits for the job that uses it
+        # (or, if it deleted it first, this reads nothing: "No such attachment"), so the
+        # job's INSERT never points at a deleted row. SQLite's single writer needs no lock.
+        query = query.with_for_update(read=True)
     sha256 = await conn.scalar(query)
     if sha256 is None:
         message = f"No such attachment: {submission.attachment_id}"

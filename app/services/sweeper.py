@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import Row, delete, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from app.blobs import BlobStore
 from app.db.engine import Database
 from app.db.models import idempotency_keys, job_queue, queue_starts
 from app.services import lifecycle
@@ -29,6 +30,9 @@ log = logging.getLogger("jobql.sweeper")
 ACTOR = "jobql-sweeper"
 BATCH = 100
 IDEMPOTENCY_HOURS = 24
+# A staging file untouched this long belongs to an upload whose process died: uploads write at
+# least once per request timeout, and none is that slow.
+ABANDONED_UPLOAD_SECONDS = 3600
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,7 +99,7 @@ async def forget_old(db: Database, now: datetime | None = None) -> None:
         await conn.execute(delete(queue_starts).where(queue_starts.c.at < now - oldest_window))
 
 
-async def run_forever(db: Database, interval_seconds: float) -> None:
+async def run_forever(db: Database, blobs: BlobStore, interval_seconds: float) -> None:
     """The process's sweeper loop; errors are logged and the loop goes on."""
     rounds = 0
     while True:
@@ -106,6 +110,10 @@ async def run_forever(db: Database, interval_seconds: float) -> None:
             rounds += 1
             if rounds % max(1, int(300 / interval_seconds)) == 1:
                 await forget_old(db)
+                if removed := await asyncio.to_thread(
+                    blobs.forget_abandoned, ABANDONED_UPLOAD_SECONDS
+                ):
+                    log.info("sweeper: removed %d abandoned upload files", removed)
         except asyncio.CancelledError:
             raise
         except Exception:

@@ -1,7 +1,7 @@
 """Live updates: the job event log gets a commit-ordered cursor and a wake-up
 
 Revision ID: 0006
-Revises: 0003
+Revises: 0005 (re-chained after main's 0005)
 Create Date: 2026-12-07
 
 The log is read in (xid, id) order (app/services/live.py). PostgreSQL: `xid` is the writing
@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0006"
-down_revision: str | None = "0003"
+down_revision: str | None = "0005"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
