@@ -191,3 +191,38 @@ async def test_worker_control_says_cancel_for_a_held_job_and_jobs_available(env:
         message = await reader.next("1")
         errors = message["payload"] if message["type"] == "error" else message["payload"]["errors"]
         assert errors[0]["extensions"]["code"] == "FORBIDDEN"
+
+
+STATUSES = "query($ids: [ID!]!) { jobStatuses(ids: $ids) { id status updatedAt } }"
+WAIT = "query($id: ID!, $t: Int) { waitJob(id: $id, timeoutSeconds: $t) { id status } }"
+
+
+async def test_job_statuses_in_one_statement_and_nothing_of_another_organization(env: Env) -> None:
+    ours = await job_ids(env, "WAITING", 3)
+    [theirs] = await job_ids(env, "WAITING", key="acme.read")
+    ids = [*ours, theirs, "no-such-job"]
+    with env.statements() as seen:
+        entries = (await env.data(STATUSES, {"ids": ids}))["jobStatuses"]
+    assert [e["id"] for e in entries] == ids
+    assert [e["status"] for e in entries] == ["WAITING"] * 3 + [None, None]
+    assert len([s for s in seen if "FROM job" in s]) == 1
+    body = await env.gql(STATUSES, {"ids": [str(n) for n in range(101)]})
+    assert body["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
+
+
+async def test_wait_job_returns_when_the_job_finishes(env: Env) -> None:
+    [job] = await job_ids(env, "WAITING")
+    async with serve(env) as url, httpx.AsyncClient(base_url=url, timeout=30) as http:
+        body = {"query": WAIT, "variables": {"id": job, "t": 8}}
+        waiting = asyncio.create_task(http.post("/graphql", json=body, headers=bearer()))
+        await asyncio.sleep(0.5)
+        assert not waiting.done()  # still WAITING: the long-poll holds
+        await _cancel(url, job)
+        response = await waiting
+    assert response.json()["data"]["waitJob"] == {"id": job, "status": "CANCELLED"}
+    quick = await env.data(WAIT, {"id": job, "t": 0})
+    assert quick["waitJob"]["status"] == "CANCELLED"
+    absent = await env.data(WAIT, {"id": "no-such-job", "t": 1})
+    assert absent["waitJob"] is None
+    too_long = await env.gql(WAIT, {"id": job, "t": 9})
+    assert too_long["errors"][0]["extensions"]["argument"] == "timeoutSeconds"
