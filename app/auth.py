@@ -8,6 +8,7 @@ import hmac
 import logging
 import secrets
 import time
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -205,3 +206,18 @@ def _usable(row: Any) -> bool:
     now = datetime.now(UTC)
     expired = row.expires_at is not None and row.expires_at <= now
     return not (row.locked or row.revoked_at is not None or expired)
+
+
+async def keys_still_valid(db: Database, key_ids: Collection[str]) -> set[str]:
+    """Which of these keys are still usable (not revoked, not expired, user not locked): one
+    statement for every live connection of the process (app/ws.py checks them every few
+    seconds)."""
+    if not key_ids:
+        return set()
+    query = (
+        select(api_keys.c.id, api_keys.c.revoked_at, api_keys.c.expires_at, users.c.locked)
+        .join(users, users.c.login == api_keys.c.user_login)
+        .where(api_keys.c.id.in_(sorted(key_ids)))
+    )
+    async with db.read() as conn:
+        return {row.id for row in await conn.execute(query) if _usable(row)}

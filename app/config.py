@@ -83,6 +83,23 @@ class Settings(BaseSettings):
     # How often each server process writes its keys' `last_used_at` (app/auth.py KeyUsage).
     key_usage_flush_seconds: float = Field(default=60.0, gt=0, le=3600)
 
+    # Live updates (docs/live.md). PostgreSQL: a NOTIFY wakes each process to read the log,
+    # with a timer as the safety net; off (JOBQL_LIVE_NOTIFY=off, e.g. behind a pooler in
+    # transaction mode): the log is polled. SQLite: the writing process wakes its readers,
+    # other processes poll.
+    live_notify: bool = True
+    live_poll_seconds: float = Field(default=0.25, gt=0, le=60)
+    live_safety_seconds: float = Field(default=1.0, gt=0, le=60)
+    live_batch_size: int = Field(default=500, ge=1, le=10_000)  # events per tail query
+    live_queue_size: int = Field(default=256, ge=1)  # events held for one subscription
+    live_replay_depth: int = Field(default=10_000, ge=1)  # past it: CURSOR_EXPIRED
+    live_max_subscriptions_per_connection: int = Field(default=50, ge=1)
+    live_max_subscriptions_per_key: int = Field(default=500, ge=1)  # per process
+    live_init_timeout_seconds: float = Field(default=10.0, gt=0)  # to send connection_init
+    live_keepalive_seconds: float = Field(default=15.0, gt=0)  # a ping this often
+    # How often a live connection's key is checked again: revoked or locked, it is closed.
+    live_auth_recheck_seconds: float = Field(default=2.0, gt=0, le=5)
+
     # Set by `jobql serve --demo`: the explorer opens with this key in its headers.
     demo_api_key: str | None = None
 

@@ -7,19 +7,24 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
+from datetime import timedelta
 from typing import Any
 
 from graphql import DocumentNode, OperationDefinitionNode, get_operation_ast
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
+from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
+from strawberry.exceptions import ConnectionRejectionError
 from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
+from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from strawberry.types import ExecutionResult
 from strawberry.types.graphql import OperationType
+from strawberry.types.unset import UNSET, UnsetType
 
 from app.access import OPERATION_KEY
-from app.auth import PrincipalCache, authenticate, bearer_token, split_token
+from app.auth import Principal, PrincipalCache, authenticate, bearer_token, split_token
 from app.blobs import BlobStore
 from app.config import Settings
 from app.db.deadline import is_pool_timeout
@@ -32,8 +37,10 @@ from app.graphql.errors import present
 from app.logs import request_id
 from app.persisted import PersistedQueries
 from app.ratelimit import RateLimiter
+from app.services.live import Hub
 from app.services.queue import Wakeup
 from app.signing import Signer
+from app.sse import sse_response, wants_event_stream
 from app.transport import (
     GRAPHQL_RESPONSE,
     JSON,
@@ -48,8 +55,10 @@ from app.transport import (
     read_body,
     result_response,
 )
+from app.ws import LiveConnections
 
 log = logging.getLogger("jobql.http")
+NOBODY = Principal(login="", name="", organization="", roles=frozenset())
 ALLOWED_METHODS = "GET, POST"
 OPERATIONS = {
     "GET": frozenset({OperationType.QUERY}),
@@ -70,10 +79,20 @@ class GraphQLEndpoint(GraphQL[Context, None]):
         signer: Signer,
         explorer: Any,
         wakeup: Wakeup | None = None,
+        hub: Hub | None = None,
     ) -> None:
-        super().__init__(schema, graphql_ide=None, allow_queries_via_get=True)
+        super().__init__(
+            schema,
+            graphql_ide=None,
+            allow_queries_via_get=True,
+            subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,),
+            connection_init_wait_timeout=timedelta(seconds=settings.live_init_timeout_seconds),
+            max_subscriptions_per_connection=settings.live_max_subscriptions_per_connection,
+        )
         self.settings, self.db, self.blobs, self.signer = settings, db, blobs, signer
         self.wakeup = wakeup or Wakeup()
+        self.hub = hub or Hub(db, settings)
+        self.connections = LiveConnections(db, settings)
         self.explorer = explorer
         self.limiter = RateLimiter(settings.rate_limit_per_second, settings.rate_limit_burst)
         self.persisted = PersistedQueries(settings.persisted_queries_max)
@@ -82,11 +101,56 @@ class GraphQLEndpoint(GraphQL[Context, None]):
         self.compiled = CompiledQueries(schema, settings, db) if settings.compiled_queries else None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "websocket":
+            return await self._websocket(scope, receive, send)
         if scope["type"] != "http":
             return await super().__call__(scope, receive, send)
         request = Request(scope, receive)
         response = await self._respond(request)
         await response(scope, receive, send)
+
+    async def _websocket(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """graphql-transport-ws, run by strawberry; connections past the limit are refused
+        before the handshake completes (HTTP 403 to the client)."""
+        if not self.connections.admit(scope):
+            await send({"type": "websocket.close", "code": 1013})
+            return
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            self.connections.gone(scope)
+
+    async def get_context(self, request: Any, response: Any = None) -> Context:
+        """A live connection's context: nobody until its connection_init names a key."""
+        return Context(
+            request=request,
+            settings=self.settings,
+            db=self.db,
+            blobs=self.blobs,
+            signer=self.signer,
+            principal=NOBODY,
+            wakeup=self.wakeup,
+            hub=self.hub,
+        )
+
+    async def on_ws_connect(self, context: Context) -> UnsetType | dict[str, object] | None:
+        """Authenticates a live connection from its connection_init payload (browsers cannot
+        set headers on a WebSocket) or its Authorization header; a bad key closes it 4403."""
+        authorization = _authorization(context.connection_params) or context.request.headers.get(
+            "authorization"
+        )
+        try:
+            principal = await authenticate(self.db, authorization, self.principals)
+        except Unauthenticated:
+            raise ConnectionRejectionError() from None
+        parts = split_token(bearer_token(authorization) or "")
+        assert parts is not None  # authenticate() accepted it
+        context.principal, context.key_id = principal, parts.key_id
+        context.renew_loaders()
+        assert isinstance(context.request, WebSocket)
+        self.connections.authenticated(context.request, parts.key_id)
+        result: UnsetType = UNSET
+        return result
 
     async def _respond(self, request: Request) -> Response:
         if request.method == "GET" and _wants_page(request):
@@ -139,6 +203,10 @@ class GraphQLEndpoint(GraphQL[Context, None]):
                 "RATE_LIMITED",
                 **{"Retry-After": str(wait)},
             )
+        if wants_event_stream(request):
+            progress["stage"] = "body"
+            params = await self._params(request)
+            return sse_response(self.schema, params, self._context(request))
         if negotiate(request.headers.get("accept")) is None:
             raise HttpError(
                 406, f"This endpoint answers {GRAPHQL_RESPONSE} or {JSON}", "NOT_ACCEPTABLE"
@@ -172,6 +240,7 @@ class GraphQLEndpoint(GraphQL[Context, None]):
         request.state.principal = principal
         parts = split_token(bearer_token(authorization) or "")
         assert parts is not None  # authenticate() accepted it
+        request.state.key_id = parts.key_id
         return parts.key_id
 
     async def _params(self, request: Request) -> Params:
@@ -180,6 +249,19 @@ class GraphQLEndpoint(GraphQL[Context, None]):
             return get_params(request.query_params, depth)
         body = await read_body(request, self.settings.max_body_bytes)
         return post_params(request.headers.get("content-type"), body, depth)
+
+    def _context(self, request: Request) -> Context:
+        return Context(
+            request=request,
+            settings=self.settings,
+            db=self.db,
+            blobs=self.blobs,
+            signer=self.signer,
+            principal=request.state.principal,
+            wakeup=self.wakeup,
+            hub=self.hub,
+            key_id=request.state.key_id,
+        )
 
     async def _execute(self, request: Request, params: Params, media_type: str) -> Response:
         allowed = OPERATIONS[request.method]
@@ -208,15 +290,7 @@ class GraphQLEndpoint(GraphQL[Context, None]):
                 raise
             if body is not None:
                 return json_response(body, 200, media_type)
-        context = Context(
-            request=request,
-            settings=self.settings,
-            db=self.db,
-            blobs=self.blobs,
-            signer=self.signer,
-            principal=request.state.principal,
-            wakeup=self.wakeup,
-        )
+        context = self._context(request)
         try:
             result = await self.schema.execute(
                 params.query,
@@ -249,6 +323,21 @@ def _operation(
         message = f"Unknown operation named {operation_name!r}: the document has {names}"
     status = 400 if media_type == GRAPHQL_RESPONSE else 200
     raise HttpError(status, message, "BAD_REQUEST")
+
+
+def _authorization(params: dict[str, Any] | None) -> str | None:
+    """The key in a connection_init payload: {"Authorization": "Bearer …"} as clients send
+    it, under "headers" as GraphiQL's connectionParams may, or the bare key."""
+    if not isinstance(params, dict):
+        return None
+    headers = params.get("headers")
+    for source in (params, headers if isinstance(headers, dict) else {}):
+        for name in ("Authorization", "authorization"):
+            value = source.get(name)
+            if isinstance(value, str) and value.strip():
+                value = value.strip()
+                return value if " " in value else f"Bearer {value}"
+    return None
 
 
 def _busy() -> HttpError:

@@ -12,7 +12,7 @@ from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import FileResponse, PlainTextResponse, Response
-from starlette.routing import Mount, Route
+from starlette.routing import Mount, Route, WebSocketRoute
 
 from app import explorer, ops
 from app.access import AccessLog
@@ -23,10 +23,22 @@ from app.db.engine import Database
 from app.graphql.schema import build_schema
 from app.http import GraphQLEndpoint
 from app.services.attachments import open_download
+from app.services.listener import Listener
+from app.services.live import Hub
 from app.services.queue import Wakeup
 from app.services.sweeper import run_forever
 from app.signing import load_signer
 from app.uploads import UploadEndpoint
+
+
+def live_hub(db: Database, settings: Settings) -> Hub:
+    """The process's hub, woken by its own commits, and on PostgreSQL by NOTIFY unless off."""
+    hub = Hub(db, settings)
+    db.on_events.append(hub.committed)
+    db.closers.append(hub.close)
+    if db.dialect == "postgresql" and settings.live_notify:
+        hub.listener = Listener(settings.database_url, hub.wake, settings.live_safety_seconds)
+    return hub
 
 
 def create_app(settings: Settings | None = None) -> Starlette:
@@ -36,6 +48,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     blobs = BlobStore(settings.blob_dir)
     signer = load_signer(settings)
     wakeup = Wakeup()
+    hub = live_hub(db, settings)
     endpoint = GraphQLEndpoint(
         build_schema(settings),
         settings=settings,
@@ -44,7 +57,9 @@ def create_app(settings: Settings | None = None) -> Starlette:
         signer=signer,
         explorer=explorer.explorer_page,
         wakeup=wakeup,
+        hub=hub,
     )
+    db.closers.append(endpoint.connections.close)
 
     async def download(request: Request) -> Response:
         found = await open_download(
@@ -94,6 +109,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             # Every method reaches the endpoint, which refuses all but GET and POST in GraphQL's own
             # error format (the router's 405 is plain text and would offer HEAD).
             Route("/graphql", endpoint),
+            WebSocketRoute("/graphql", endpoint),  # graphql-transport-ws
             Mount("/graphql/assets", explorer.explorer_assets()),
             Route("/attachments", UploadEndpoint(endpoint, blobs), methods=["POST"]),
             Route("/attachments/{attachment_id}/download", download, methods=["GET"]),
@@ -105,6 +121,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         lifespan=lifespan,
     )
     app.state.db = db
+    app.state.hub = hub
     app.state.graphql = endpoint
     app.state.key_usage = endpoint.principals.usage
     app.state.settings = settings

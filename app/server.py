@@ -125,6 +125,7 @@ def uvicorn_options(settings: Settings, *, in_process: bool = False) -> dict[str
         protocol = type("BoundProtocol", (BoundedHttpToolsProtocol,), {"settings": settings})
     return {
         "http": protocol,
+        "ws": "websockets-sansio",  # graphql-transport-ws (live updates)
         "server_header": False,  # no version banner
         "proxy_headers": True,  # X-Forwarded-* only from forwarded_allow_ips (127.0.0.1)
         "access_log": False,  # app/access.py writes the access lines

@@ -49,7 +49,6 @@ async def serve_app(app: Starlette, settings: Settings) -> AsyncIterator[str]:
         host="127.0.0.1",
         port=port,
         lifespan="off",
-        ws="none",
         log_level="warning",
         **uvicorn_options(settings, in_process=True),
     )

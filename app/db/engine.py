@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -18,6 +18,8 @@ from app.db.deadline import interrupt_sqlite_statements
 from app.db.raw import RawReader
 
 WRITE = "jobql_write"
+# Set in a connection's info by a transaction that wrote job events (app/services/lifecycle.py).
+EVENTS_WRITTEN = "jobql_events_written"
 
 
 class Database:
@@ -43,6 +45,10 @@ class Database:
         # so only one of them at a time waits on the file lock (SQLite's busy handler is not
         # fair: under load, many waiting connections starve some past the busy timeout).
         self._sqlite_writer = asyncio.Lock() if self.dialect == "sqlite" else None
+        # Called after a transaction that wrote job events committed: the live hub.
+        self.on_events: list[Callable[[], None]] = []
+        # Awaited by dispose(), before the engine goes: what uses it (the live hub).
+        self.closers: list[Callable[[], Awaitable[None]]] = []
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncConnection]:
@@ -63,10 +69,19 @@ class Database:
                 await stack.enter_async_context(self._sqlite_writer)
             conn = await stack.enter_async_context(self.engine.connect())
             await conn.execution_options(**{WRITE: True})
-            async with conn.begin():
-                yield conn
+            try:
+                async with conn.begin():
+                    yield conn
+            finally:
+                wrote = conn.info.pop(EVENTS_WRITTEN, False)
+        # Committed (an exception would have left above).
+        if wrote:
+            for callback in self.on_events:
+                callback()
 
     async def dispose(self) -> None:
+        for close in self.closers:
+            await close()
         await self.engine.dispose()
 
 

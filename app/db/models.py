@@ -21,7 +21,7 @@ from sqlalchemy import (
 )
 from sqlmodel import Field, SQLModel
 
-from app.db.types import Json, UTCDateTime, code_point_text
+from app.db.types import Json, UTCDateTime, XidType, code_point_text
 
 # SQLite only auto-increments an INTEGER PRIMARY KEY; PostgreSQL gets a 64-bit identity.
 AutoId = BigInteger().with_variant(Integer(), "sqlite")
@@ -233,6 +233,11 @@ class JobEvent(SQLModel, table=True):
     actor: str = Field(sa_column=Column(Text(), nullable=False))
     message: str | None = Field(default=None, sa_column=Column(Text()))
     attempt: int | None = Field(default=None, sa_column=Column(Integer()))
+    # The writing transaction's id on PostgreSQL (xid8, set by the database); 0 on SQLite.
+    # The log is read in (xid, id) order: see app/services/live.py.
+    xid: int = Field(default=None, sa_column=Column(XidType, nullable=False, server_default="0"))
+
+    __table_args__ = ({"sqlite_autoincrement": True},)
 
 
 class JobQueue(SQLModel, table=True):

@@ -5,8 +5,22 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, Dialect, String, Text, TypeDecorator
+from sqlalchemy import JSON, BigInteger, DateTime, Dialect, String, Text, TypeDecorator
 from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.types import UserDefinedType
+
+
+class Xid8(UserDefinedType[int]):
+    """PostgreSQL's 64-bit transaction id; asyncpg reads and writes it as an int."""
+
+    cache_ok = True
+
+    def get_col_spec(self, **_: Any) -> str:
+        return "xid8"
+
+
+# A transaction id: xid8 on PostgreSQL, a plain integer (always 0) on SQLite.
+XidType = BigInteger().with_variant(Xid8(), "postgresql")
 
 # JSON documents: JSONB on PostgreSQL (indexable, compact), JSON text on SQLite.
 Json = JSON().with_variant(JSONB(), "postgresql")

@@ -7,7 +7,7 @@ from collections.abc import Awaitable, Callable, Hashable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeAlias, TypeVar
 
-from starlette.requests import Request
+from starlette.requests import HTTPConnection
 from strawberry.dataloader import DataLoader
 from strawberry.types import Info as StrawberryInfo
 
@@ -17,6 +17,7 @@ from app.config import Settings
 from app.db.engine import Database
 from app.services import analyzers, attachments, jobs, queue_status
 from app.services.listing import Listing, PageRows, count, exists_behind, fetch_pages
+from app.services.live import Hub
 from app.services.queue import Wakeup
 from app.signing import Signer
 
@@ -107,17 +108,29 @@ class Loaders:
 
 @dataclass
 class Context:
-    request: Request
+    request: HTTPConnection  # a Request, or the WebSocket of a live connection
     settings: Settings
     db: Database
     blobs: BlobStore
     signer: Signer
     principal: Principal
     wakeup: Wakeup  # long-polling claims of this process, woken by submissions here
+    hub: Hub | None = None  # live updates of this process
+    key_id: str = ""  # the API key's id: subscriptions are counted per key
+    connection_params: dict[str, Any] | None = None  # graphql-transport-ws connection_init
     loaders: Loaders = field(init=False)
 
     def __post_init__(self) -> None:
         self.loaders = Loaders(self.db, self.principal)
+
+    def renew_loaders(self) -> None:
+        """Fresh loaders: each event of a subscription reads the job as it is then."""
+        self.loaders = Loaders(self.db, self.principal)
+
+    @property
+    def live(self) -> Hub:
+        assert self.hub is not None, "the app wires a hub into every context"
+        return self.hub
 
 
 Info: TypeAlias = StrawberryInfo[Context, None]

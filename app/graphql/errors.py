@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Iterator
+from typing import Any
 
 from graphql import GraphQLError, GraphQLSyntaxError, Node
 from strawberry.extensions import SchemaExtension
@@ -145,3 +146,10 @@ class ErrorPresenter(SchemaExtension):
         if result is not None and result.errors:
             errors = capped(merged(list(result.errors)), self.max_errors)
             result.errors = [present(e) for e in errors]
+
+    def on_stream_result(self, result: Any) -> Iterator[None]:
+        """Each result of a subscription (over WebSocket or SSE), presented the same way."""
+        errors = getattr(result, "errors", None)
+        if errors:
+            result.errors = [present(e) for e in capped(merged(list(errors)), self.max_errors)]
+        yield

@@ -13,6 +13,7 @@ from app.graphql.admin import AdminMutation, AdminQuery
 from app.graphql.documents import QueryLimits
 from app.graphql.errors import ErrorPresenter
 from app.graphql.executor import PlannedExecutor
+from app.graphql.live import LiveQuery, Subscription
 from app.graphql.mutations import Mutation
 from app.graphql.queries import Query
 from app.graphql.queue_mutations import QueueMutation
@@ -33,8 +34,9 @@ class RootMutation(Mutation, QueueMutation, AdminMutation):
     name="Query",
     description="Everything that can be read. All of it is scoped to the caller's organization.",
 )
-class RootQuery(Query, AdminQuery):
-    """The readers' fields and ORGADMIN's (keys, audit trail), as one root type."""
+class RootQuery(Query, AdminQuery, LiveQuery):
+    """The readers' fields, ORGADMIN's (keys, audit trail) and the polling side of live
+    updates, as one root type."""
 
 
 class Schema(strawberry.Schema):
@@ -47,6 +49,7 @@ def build_schema(settings: Settings) -> strawberry.Schema:
     return Schema(
         query=RootQuery,
         mutation=RootMutation,
+        subscription=Subscription,
         config=StrawberryConfig(scalar_map=SCALARS),
         execution_context_class=PlannedExecutor,
         extensions=[

@@ -23,6 +23,7 @@ from app.graphql.permissions import RoleEnum
 from app.graphql.queue_types import JobPriority, JobQueueInfo, QueueReason, QueueState, RateUnit
 from app.graphql.scalars import JSON
 from app.pagination import PageSize, window
+from app.services.eventlog import Position
 from app.services.jobs import JobScope, excludes_deleted, job_listing, job_ordering
 from app.services.jobs import JobStatus as DomainJobStatus
 from app.services.listing import Listing, PageRows
@@ -55,18 +56,26 @@ CHANGERS = frozenset({Role.ANALYZE, Role.ORGADMIN})  # may cancel and delete job
 class PageInfo:
     start_cursor: str | None = strawberry.field(description="Cursor of the first edge.")
     end_cursor: str | None = strawberry.field(description="Cursor of the last edge.")
-    rows: strawberry.Private[PageRows]
-    batch: strawberry.Private[ListingBatch]
+    rows: strawberry.Private[PageRows | None]
+    batch: strawberry.Private[ListingBatch | None]
     group: strawberry.Private[Any]
+    # (hasNextPage, hasPreviousPage) of a page that knows them already (the job event log).
+    known: strawberry.Private[tuple[bool, bool] | None] = None
 
     @strawberry.field(description="Whether more rows follow the last edge.")
     async def has_next_page(self) -> bool:
+        if self.known is not None:
+            return self.known[0]
+        assert self.batch is not None and self.rows is not None
         if self.batch.listing.window.backward:
             return bool(await self.batch.behind.load(self.group))
         return self.rows.has_more
 
     @strawberry.field(description="Whether rows precede the first edge.")
     async def has_previous_page(self) -> bool:
+        if self.known is not None:
+            return self.known[1]
+        assert self.batch is not None and self.rows is not None
         if self.batch.listing.window.backward:
             return self.rows.has_more
         return bool(await self.batch.behind.load(self.group))
@@ -267,11 +276,24 @@ class JobEvent:
     )
     actor: str = strawberry.field(description="Login of the user or worker that caused it.")
     message: str | None = strawberry.field(description="Why, e.g. the reason of a cancel.")
+    id: strawberry.ID = strawberry.field(description="The event's id in the job event log.")
+    cursor: str = strawberry.field(
+        description="Where the event stands in the log: `jobUpdates(after:)` and "
+        "`jobEvents(after:)` resume right after it."
+    )
+    job_id: strawberry.ID = strawberry.field(description="The job it happened to.")
+    attempt: int | None = strawberry.field(
+        description="The job's attempt when it happened (0 before the first claim)."
+    )
 
     @classmethod
     def from_row(cls, row: Any) -> JobEvent:
         previous = row.previous_status
         return cls(
+            id=strawberry.ID(str(row.id)),
+            cursor=Position(int(row.xid), row.id).cursor,
+            job_id=strawberry.ID(row.job_id),
+            attempt=row.attempt,
             at=row.at,
             status=JobStatus(row.status),
             actor=row.actor,

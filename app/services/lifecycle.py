@@ -20,7 +20,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Row, and_, delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from app.db.engine import Database
+from app.db.engine import EVENTS_WRITTEN, Database
 from app.db.models import artifacts, job_events, job_queue, jobs, reports, taxonomies
 from app.errors import Conflict, NotFound
 from app.services import audit
@@ -281,6 +281,12 @@ async def record_events(conn: AsyncConnection, events: Sequence[Mapping[str, Any
     written one by one (bulk deletes write theirs with INSERT … SELECT)."""
     if events:
         await conn.execute(insert(job_events), list(events))
+        mark_events_written(conn)
+
+
+def mark_events_written(conn: AsyncConnection) -> None:
+    """Tells Database.write() to wake this process's live readers once this commits."""
+    conn.info[EVENTS_WRITTEN] = True
 
 
 # The user-side transitions.

@@ -33,7 +33,14 @@ from app.services import audit
 from app.services.attachments import remove_unused_blobs
 from app.services.audit import AuditAction
 from app.services.jobs import FINISHED, JobStatus
-from app.services.lifecycle import RULES, Action, Change, find_job, where_job
+from app.services.lifecycle import (
+    RULES,
+    Action,
+    Change,
+    find_job,
+    mark_events_written,
+    where_job,
+)
 
 log = logging.getLogger("jobql.removal")
 BULK_DELETE_MESSAGE = "bulk delete"
@@ -58,6 +65,7 @@ async def delete_jobs(
         predicate,
     )
     async with db.write() as conn:
+        mark_events_written(conn)
         if db.dialect == "postgresql":
             deleted = await _delete_jobs_postgres(conn, where, actor)
         else:

@@ -24,6 +24,7 @@ from .enums import (
     TimeMatch,
     TqlEntity,
     TqlFieldType,
+    WorkerSignalKind,
 )
 from .exceptions import (
     GraphQLClientError,
@@ -61,6 +62,7 @@ from .worker_analyzers import (
     WorkerAnalyzersAnalyzersNodes,
     WorkerAnalyzersAnalyzersPageInfo,
 )
+from .worker_control import WorkerControl, WorkerControlWorkerControl
 
 __all__ = [
     "AnalyzerFilter",
@@ -121,4 +123,7 @@ __all__ = [
     "WorkerAnalyzersAnalyzers",
     "WorkerAnalyzersAnalyzersNodes",
     "WorkerAnalyzersAnalyzersPageInfo",
+    "WorkerControl",
+    "WorkerControlWorkerControl",
+    "WorkerSignalKind",
 ]

@@ -1,3 +1,4 @@
+from collections.abc import AsyncIterator
 from typing import Any, Optional, Union
 
 from .async_base_client import AsyncBaseClient
@@ -9,6 +10,7 @@ from .heartbeat import Heartbeat
 from .input_types import ClaimJobsInput, LeaseRef, ReportInput
 from .release_job import ReleaseJob
 from .worker_analyzers import WorkerAnalyzers
+from .worker_control import WorkerControl
 
 
 def gql(q: str) -> str:
@@ -153,3 +155,21 @@ class JobqlWorkerClient(AsyncBaseClient):
         )
         data = self.get_data(response)
         return ReleaseJob.model_validate(data)
+
+    async def worker_control(
+        self, worker_id: str, **kwargs: Any
+    ) -> AsyncIterator[WorkerControl]:
+        query = gql("""
+            subscription WorkerControl($workerId: String!) {
+              workerControl(workerId: $workerId) {
+                kind
+                jobId
+                analyzerId
+              }
+            }
+            """)
+        variables: dict[str, object] = {"workerId": worker_id}
+        async for data in self.execute_ws(
+            query=query, operation_name="WorkerControl", variables=variables, **kwargs
+        ):
+            yield WorkerControl.model_validate(data)

@@ -97,3 +97,8 @@ class TqlFieldType(str, Enum):
     ENUM = "ENUM"
     ID = "ID"
     BOOLEAN = "BOOLEAN"
+
+
+class WorkerSignalKind(str, Enum):
+    CANCEL = "CANCEL"
+    JOBS_AVAILABLE = "JOBS_AVAILABLE"

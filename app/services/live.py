@@ -1,0 +1,217 @@
+"""The per-process hub of live updates: one tail query per wake, fanned out to every subscriber.
+
+A subscription first catches up on its own, page by page through the same cursor reads as
+the polling query (app/services/eventlog.py), and then joins the hub at the position its
+last page ended on. On each wake (a NOTIFY, a commit in this process, or the timer) the hub
+reads the log once, from the lowest position of its subscribers, and hands each subscriber
+the events of its organization and filters that lie past its own position, into a bounded
+queue. A subscriber whose queue is full is ended (SUBSCRIBER_TOO_SLOW, with the cursor of the
+last event it was given) rather than held in memory: it resumes from that cursor.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections import Counter, defaultdict
+from collections.abc import AsyncGenerator
+from dataclasses import dataclass, field
+
+from app.config import Settings
+from app.db.engine import Database
+from app.errors import DomainError
+from app.services.eventlog import (
+    Entry,
+    LogFilter,
+    Position,
+    check_depth,
+    page,
+    settled_head,
+    tail,
+)
+from app.services.listener import Listener
+
+log = logging.getLogger("jobql.live")
+
+
+class SubscriberTooSlow(DomainError):
+    """The subscriber's queue filled up: it was ended, and resumes from `cursor`."""
+
+    code = "SUBSCRIBER_TOO_SLOW"
+
+
+class TooManySubscriptions(DomainError):
+    code = "TOO_MANY_SUBSCRIPTIONS"
+
+
+_ENDED = object()
+
+
+@dataclass(eq=False, slots=True)
+class _Subscriber:
+    wanted: LogFilter
+    position: Position  # the hub has handed over everything up to here
+    delivered: Position  # the last event the subscriber took from its queue
+    queue: asyncio.Queue[object]
+    ended: bool = False
+
+
+@dataclass(eq=False)
+class Hub:
+    db: Database
+    settings: Settings
+    reads: int = 0  # tail queries made: the bench and the statement-count test read it
+    _subscribers: set[_Subscriber] = field(default_factory=set)
+    _per_key: Counter[str] = field(default_factory=Counter)
+    _wake: asyncio.Event | None = None
+    _task: asyncio.Task[None] | None = None
+    # PostgreSQL with NOTIFY on: the LISTEN connection that wakes this hub.
+    listener: Listener | None = None
+
+    def listening(self) -> bool:
+        return self.listener is not None and self.listener.connected
+
+    def wake(self) -> None:
+        if self._wake is not None:
+            self._wake.set()
+
+    def committed(self) -> None:
+        """Events were committed in this process: read them now, unless a NOTIFY will
+        wake the hub anyway (then this would be a second read for the same events)."""
+        if not self.listening():
+            self.wake()
+
+    @property
+    def subscribers(self) -> int:
+        return len(self._subscribers)
+
+    async def stream(
+        self, wanted: LogFilter, after: Position | None, *, key: str, check: bool = True
+    ) -> AsyncGenerator[Entry, None]:
+        """The subscriber's events after `after` (None: from now on), then live, for ever."""
+        if self._per_key[key] >= self.settings.live_max_subscriptions_per_key:
+            limit = self.settings.live_max_subscriptions_per_key
+            raise TooManySubscriptions(f"At most {limit} subscriptions per API key")
+        self._per_key[key] += 1
+        subscriber: _Subscriber | None = None
+        try:
+            position = await self._start(after, check)
+            batch = self.settings.live_batch_size
+            while True:  # catching up, on its own: the hub serves those at the tail
+                async with self.db.read() as conn:
+                    got = await page(conn, position, wanted, batch)
+                for entry in got.entries:
+                    yield entry
+                position = got.end
+                if len(got.entries) < batch:
+                    break
+            subscriber = self._join(wanted, position)
+            while True:
+                item = await subscriber.queue.get()
+                if item is _ENDED:
+                    raise SubscriberTooSlow(
+                        "This subscription fell too far behind and was ended: subscribe "
+                        "again with `after` set to `cursor`",
+                        cursor=subscriber.delivered.cursor,
+                    )
+                assert isinstance(item, Entry)
+                subscriber.delivered = item.position
+                yield item
+        finally:
+            self._per_key[key] -= 1
+            if self._per_key[key] <= 0:
+                del self._per_key[key]
+            if subscriber is not None:
+                self._subscribers.discard(subscriber)
+
+    async def head(self) -> Position:
+        async with self.db.read() as conn:
+            return await settled_head(conn)
+
+    async def _start(self, after: Position | None, check: bool) -> Position:
+        if after is None:
+            return await self.head()
+        if check:
+            async with self.db.read() as conn:
+                await check_depth(conn, after, self.settings.live_replay_depth)
+        return after
+
+    def _join(self, wanted: LogFilter, position: Position) -> _Subscriber:
+        queue: asyncio.Queue[object] = asyncio.Queue(self.settings.live_queue_size)
+        subscriber = _Subscriber(wanted, position, position, queue)
+        self._subscribers.add(subscriber)
+        if self._wake is None:
+            self._wake = asyncio.Event()
+        if self._task is None or self._task.done():
+            self._task = asyncio.create_task(self._run(), name="jobql live hub")
+        if self.listener is not None:
+            self.listener.start()
+        self.wake()  # it may have joined while a read was under way: read again for it
+        return subscriber
+
+    def _interval(self) -> float:
+        if self.listening():
+            return self.settings.live_safety_seconds
+        return self.settings.live_poll_seconds
+
+    async def _run(self) -> None:
+        assert self._wake is not None
+        while self._subscribers:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self._interval())
+            self._wake.clear()
+            try:
+                await self._read_all()
+            except Exception:  # the database is away: the timer tries again
+                log.warning("reading the job event log failed", exc_info=True)
+
+    async def _read_all(self) -> None:
+        batch = self.settings.live_batch_size
+        while True:
+            # Who was there when the read began: one who joins meanwhile woke the hub again.
+            subscribers = list(self._subscribers)
+            if not subscribers:
+                return
+            start = min(s.position for s in subscribers)
+            async with self.db.read() as conn:
+                entries = await tail(conn, start, batch)
+            self.reads += 1
+            if entries:
+                self._fan_out(subscribers, entries)
+            if len(entries) < batch:
+                return
+
+    def _fan_out(self, subscribers: list[_Subscriber], entries: list[Entry]) -> None:
+        by_organization: dict[str, list[_Subscriber]] = defaultdict(list)
+        for subscriber in subscribers:
+            by_organization[subscriber.wanted.organization].append(subscriber)
+        for entry in entries:
+            for subscriber in by_organization.get(entry.job.organization_id, ()):
+                if subscriber.ended or entry.position <= subscriber.position:
+                    continue
+                if subscriber.wanted.matches(entry):
+                    self._offer(subscriber, entry)
+        last = entries[-1].position
+        for subscriber in subscribers:
+            subscriber.position = max(subscriber.position, last)
+
+    def _offer(self, subscriber: _Subscriber, entry: Entry) -> None:
+        try:
+            subscriber.queue.put_nowait(entry)
+        except asyncio.QueueFull:
+            # Its memory is freed now; it learns why when it next reads.
+            subscriber.ended = True
+            self._subscribers.discard(subscriber)
+            while not subscriber.queue.empty():
+                subscriber.queue.get_nowait()
+            subscriber.queue.put_nowait(_ENDED)
+
+    async def close(self) -> None:
+        if self.listener is not None:
+            await self.listener.close()
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
