@@ -11,7 +11,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 LOCK = ROOT / "tests" / "artifacts" / "codegen.lock"  # shared with test_codegen: one .venv-codegen
 GENERATE_SECONDS = 600  # a first run builds .venv-codegen from PyPI
-OPERATION = re.compile(r"^(?:query|mutation) (\w+)", re.M)
+OPERATION = re.compile(r"^(?:query|mutation|subscription) (\w+)", re.M)
 
 
 def test_committed_worker_client_is_up_to_date() -> None:
@@ -41,6 +41,7 @@ def test_every_worker_operation_is_in_the_client() -> None:
         "Heartbeat",
         "ReleaseJob",
         "WorkerAnalyzers",
+        "WorkerControl",
     ]
     client = (ROOT / "app" / "worker" / "client" / "client.py").read_text()
     assert sorted(re.findall(r'operation_name="(\w+)"', client)) == names

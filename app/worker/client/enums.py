@@ -1,6 +1,19 @@
 from enum import Enum
 
 
+class AuditAction(str, Enum):
+    PURGE_JOB = "PURGE_JOB"
+    DELETE_JOBS = "DELETE_JOBS"
+    CANCEL_JOBS = "CANCEL_JOBS"
+    CREATE_API_KEY = "CREATE_API_KEY"
+    REVOKE_API_KEY = "REVOKE_API_KEY"
+    UPDATE_ANALYZER = "UPDATE_ANALYZER"
+    ADD_ANALYZER = "ADD_ANALYZER"
+    LOCK_USER = "LOCK_USER"
+    UNLOCK_USER = "UNLOCK_USER"
+    CREATE_ORGANIZATION = "CREATE_ORGANIZATION"
+
+
 class JobOrderField(str, Enum):
     CREATED_AT = "CREATED_AT"
     UPDATED_AT = "UPDATED_AT"
@@ -10,6 +23,7 @@ class JobOrderField(str, Enum):
     TLP = "TLP"
     ANALYZER_NAME = "ANALYZER_NAME"
     DATA_TYPE = "DATA_TYPE"
+    VERDICT = "VERDICT"
 
 
 class JobPriority(str, Enum):
@@ -17,6 +31,15 @@ class JobPriority(str, Enum):
     NORMAL = "NORMAL"
     HIGH = "HIGH"
     URGENT = "URGENT"
+
+
+class JobStatsDimension(str, Enum):
+    STATUS = "STATUS"
+    ANALYZER = "ANALYZER"
+    DATA_TYPE = "DATA_TYPE"
+    TLP = "TLP"
+    VERDICT = "VERDICT"
+    TIME = "TIME"
 
 
 class JobStatus(str, Enum):
@@ -80,6 +103,12 @@ class TaxonomyLevel(str, Enum):
     MALICIOUS = "MALICIOUS"
 
 
+class TimeBucket(str, Enum):
+    HOUR = "HOUR"
+    DAY = "DAY"
+    WEEK = "WEEK"
+
+
 class TimeMatch(str, Enum):
     ANY = "ANY"
     ALL = "ALL"
@@ -97,6 +126,7 @@ class TqlFieldType(str, Enum):
     ENUM = "ENUM"
     ID = "ID"
     BOOLEAN = "BOOLEAN"
+    RELATION = "RELATION"
 
 
 class WorkerSignalKind(str, Enum):

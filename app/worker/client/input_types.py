@@ -66,6 +66,27 @@ class AnalyzerSettingsInput(BaseModel):
     "Run time per attempt, 1 to 86400 seconds."
 
 
+class ArtifactFilter(BaseModel):
+    """A condition on one artifact of a job's report. All conditions hold for one and the same artifact (TQL: artifact has (…)); and/or/not combine them."""
+
+    and_: Optional[list["ArtifactFilter"]] = Field(alias="and", default=None)
+    "All of these hold."
+    or_: Optional[list["ArtifactFilter"]] = Field(alias="or", default=None)
+    "At least one holds."
+    not_: Optional["ArtifactFilter"] = Field(alias="not", default=None)
+    "SQL's NOT."
+    data_type: Optional["StringFilter"] = Field(alias="dataType", default=None)
+    "Its data type."
+    data: Optional["StringFilter"] = None
+    "The observable found (null for files)."
+    message: Optional["StringFilter"] = None
+    "Its message."
+    tlp: Optional["IntFilter"] = None
+    "Its TLP."
+    tags: Optional["StringListFilter"] = None
+    "Its tags (element match, exact)."
+
+
 class ArtifactInput(BaseModel):
     """An observable or file the analyzer found."""
 
@@ -196,7 +217,33 @@ class JobFilter(BaseModel):
     attachment_sha_256: Optional["StringFilter"] = Field(
         alias="attachmentSha256", default=None
     )
-    "SHA-256 of the attachment (null for non-file jobs)."
+    "SHA-256 of the attachment, any case (null for non-file jobs)."
+    attachment_sha_1: Optional["StringFilter"] = Field(
+        alias="attachmentSha1", default=None
+    )
+    "SHA-1 of the attachment, any case."
+    attachment_md_5: Optional["StringFilter"] = Field(
+        alias="attachmentMd5", default=None
+    )
+    "MD5 of the attachment, any case."
+    attachment_name: Optional["StringFilter"] = Field(
+        alias="attachmentName", default=None
+    )
+    "File name of the attachment."
+    hash: Optional["StringFilter"] = None
+    "A digest, any case (eq or in): the attachment's sha256, sha1 or md5, or the data of a `hash` job."
+    verdict: Optional["TaxonomyLevelFilter"] = None
+    "The report's highest taxonomy level (null without taxonomies)."
+    priority: Optional["JobPriorityFilter"] = None
+    "Queue priority."
+    report_success: Optional["BooleanFilter"] = Field(
+        alias="reportSuccess", default=None
+    )
+    "The report's success flag (null: no report)."
+    taxonomy: Optional["TaxonomyFilter"] = None
+    "A job with one taxonomy matching all of this."
+    artifact: Optional["ArtifactFilter"] = None
+    "A job with one artifact matching all of this."
     tlp: Optional["IntFilter"] = None
     "TLP, 0..3."
     pap: Optional["IntFilter"] = None
@@ -220,6 +267,19 @@ class JobOrder(BaseModel):
     "What to sort by."
     direction: OrderDirection = OrderDirection.ASC
     "ASC (default) or DESC."
+
+
+class JobPriorityFilter(BaseModel):
+    """Conditions on a job's priority, ANDed. Explicit null means the same as leaving the operator out."""
+
+    eq: Optional[JobPriority] = None
+    "This one."
+    neq: Optional[JobPriority] = None
+    "Another."
+    in_: Optional[list[JobPriority]] = Field(alias="in", default=None)
+    "One of these; an empty list matches nothing."
+    not_in: Optional[list[JobPriority]] = Field(alias="notIn", default=None)
+    "None of these; an empty list is no condition."
 
 
 class JobStatusFilter(BaseModel):
@@ -318,6 +378,25 @@ class SubmitJobInput(BaseModel):
     "1 to 255 visible ASCII characters: the same key with the same input answers the first result again for 24 hours (the Idempotency-Key header means the same)."
 
 
+class TaxonomyFilter(BaseModel):
+    """A condition on one taxonomy of a job's report. All conditions hold for one and the same taxonomy (TQL: taxonomy has (…)); and/or/not combine them."""
+
+    and_: Optional[list["TaxonomyFilter"]] = Field(alias="and", default=None)
+    "All of these hold."
+    or_: Optional[list["TaxonomyFilter"]] = Field(alias="or", default=None)
+    "At least one holds."
+    not_: Optional["TaxonomyFilter"] = Field(alias="not", default=None)
+    "SQL's NOT."
+    level: Optional["TaxonomyLevelFilter"] = None
+    "Its level."
+    namespace: Optional["StringFilter"] = None
+    "Its namespace (e.g. VT)."
+    predicate: Optional["StringFilter"] = None
+    "Its predicate (e.g. GetReport)."
+    value: Optional["StringFilter"] = None
+    "Its value (e.g. 12/70)."
+
+
 class TaxonomyInput(BaseModel):
     """One finding of a report."""
 
@@ -329,6 +408,29 @@ class TaxonomyInput(BaseModel):
     'What was measured, e.g. "GetReport".'
     value: str
     'The result, e.g. "9/70".'
+
+
+class TaxonomyLevelFilter(BaseModel):
+    """Conditions on a taxonomy level, ANDed, in the enum's order (INFO < SAFE < SUSPICIOUS < MALICIOUS). Explicit null means the same as leaving the operator out. A null verdict matches no operator but isNull: true."""
+
+    eq: Optional[TaxonomyLevel] = None
+    "This level."
+    neq: Optional[TaxonomyLevel] = None
+    "Another level."
+    in_: Optional[list[TaxonomyLevel]] = Field(alias="in", default=None)
+    "One of these; an empty list matches nothing."
+    not_in: Optional[list[TaxonomyLevel]] = Field(alias="notIn", default=None)
+    "None of these; an empty list is no condition."
+    lt: Optional[TaxonomyLevel] = None
+    "Below."
+    lte: Optional[TaxonomyLevel] = None
+    "At most."
+    gt: Optional[TaxonomyLevel] = None
+    "Above."
+    gte: Optional[TaxonomyLevel] = None
+    "At least."
+    is_null: Optional[bool] = Field(alias="isNull", default=None)
+    "true: no verdict (null); false: one."
 
 
 class TimeRangeFilter(BaseModel):
@@ -347,5 +449,7 @@ class TimeRangeFilter(BaseModel):
 
 
 AnalyzerFilter.model_rebuild()
+ArtifactFilter.model_rebuild()
 JobFilter.model_rebuild()
 ReportInput.model_rebuild()
+TaxonomyFilter.model_rebuild()
