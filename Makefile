@@ -6,19 +6,23 @@ BIN := $(VENV)/bin
 
 DEMO_PORT ?= 8000
 
-.PHONY: demo test lint deps
+.PHONY: demo test lint deps browser
 
 # The server and, beside it, the reference worker: `jobql demo` stops both in order on Ctrl-C
 # (the worker first, so that it hands its jobs back while the server still answers).
 demo: deps
 	$(BIN)/jobql demo --port $(DEMO_PORT)
 
-test: deps
+test: deps browser
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 	$(BIN)/pytest
 
 deps: $(VENV)/.installed node_modules/.installed
+
+# The browser tests drive Debian's Chromium: installed when the machine lacks it (as root).
+browser:
+	@command -v chromium >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq chromium >/dev/null; }
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "jobql needs Python >= 3.11"'
