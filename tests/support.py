@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -112,3 +112,19 @@ class Template:
     url: str
     blob_dir: Path
     extra: dict[str, Any] = field(default_factory=dict)
+
+
+@contextlib.asynccontextmanager
+async def twin_env(env: Env, **overrides: Any) -> AsyncIterator[Env]:
+    """A second app over `env`'s database and blobs with other settings, and its client."""
+    from app.main import create_app  # here: the app imports nothing of the tests
+
+    settings = env.settings.model_copy(update=overrides)
+    Settings.model_validate(settings.model_dump())  # the overrides must make valid settings
+    app = create_app(settings)
+    transport = httpx.ASGITransport(app=app)
+    try:
+        async with httpx.AsyncClient(transport=transport, base_url="http://jobql.test") as client:
+            yield Env(backend=env.backend, settings=settings, app=app, client=client)
+    finally:
+        await app.state.db.dispose()

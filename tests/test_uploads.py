@@ -4,7 +4,6 @@ must be, and never losing a file to a purge that races it."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hashlib
 import json
 import secrets
@@ -20,13 +19,12 @@ from sqlalchemy import func, insert, select, update
 from app.auth import Role
 from app.blobs import BlobStore
 from app.db.models import attachments, jobs
-from app.main import create_app
 from app.services.attachments import attachments_by_id, download_path, lock_contents
 from app.services.users import create_api_key
 from tests.mutation_support import PURGE, database, job_ids
 from tests.queue_support import COMPLETE, REPORT, claim, codes, lease_of, new_analyzer, worker_key
 from tests.served import serve
-from tests.support import KEYS, Env
+from tests.support import KEYS, Env, twin_env
 
 EICAR = rb"X5O!P%@AP[4\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*"
 # Published digests of the EICAR test file (eicar.org), not computed here.
@@ -79,18 +77,6 @@ async def attachment_rows(env: Env) -> int:
 async def download(env: Env, organization: str, attachment_id: str) -> httpx.Response:
     path = download_path(env.app.state.graphql.signer, organization, attachment_id, 2**40)
     return await env.client.get(path)
-
-
-@contextlib.asynccontextmanager
-async def twin_client(env: Env, **overrides: Any) -> AsyncIterator[httpx.AsyncClient]:
-    """A client of a second app over the same database and blobs, with other settings."""
-    app = create_app(env.settings.model_copy(update=overrides))
-    transport = httpx.ASGITransport(app=app)
-    try:
-        async with httpx.AsyncClient(transport=transport, base_url="http://jobql.test") as client:
-            yield client
-    finally:
-        await app.state.db.dispose()
 
 
 async def chunks(*parts: bytes, seen: list[int] | None = None) -> AsyncIterator[bytes]:
@@ -273,7 +259,8 @@ async def test_bad_requests_are_400_and_store_nothing(
 
 async def test_over_the_cap_is_413_and_leaves_no_file_and_no_row(env: Env) -> None:
     rows, files = await attachment_rows(env), blob_files(env)
-    async with twin_client(env, max_upload_bytes=1000) as client:
+    async with twin_env(env, max_upload_bytes=1000) as twin:
+        client = twin.client
         seen: list[int] = []
         declared = await upload(
             client, chunks(b"x" * 1001, seen=seen), headers={"Content-Length": "1001"}
@@ -456,7 +443,8 @@ async def test_a_real_server_takes_an_upload_with_expect_100_continue(env: Env) 
 
 async def test_uploads_spend_the_keys_rate_budget_with_graphql(env: Env) -> None:
     rows = await attachment_rows(env)
-    async with twin_client(env, rate_limit_per_second=0.001, rate_limit_burst=2) as client:
+    async with twin_env(env, rate_limit_per_second=0.001, rate_limit_burst=2) as twin:
+        client = twin.client
         assert (await upload(client, b"one")).status_code == 201
         auth = {"Authorization": f"Bearer {KEYS['demo.analyze']}"}
         graphql = await client.post("/graphql", json={"query": "{ me { login } }"}, headers=auth)
