@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 import pytest
 import uvicorn
-from sqlalchemy import event
+from sqlalchemy import event, text
 from starlette.applications import Starlette
 
 from app.db.engine import Database
@@ -29,11 +29,13 @@ from tests.mutation_support import (
     assert_consistent_history,
     database,
     job_id,
+    job_ids,
     lifecycle,
 )
 from tests.support import KEYS, Env
 
 REPORT = ReportData(success=True, full={"verdict": "clean"})
+BULK_DELETE = "mutation($t: String!) { deleteJobs(tql: $t) }"
 
 
 @contextlib.asynccontextmanager
@@ -158,3 +160,42 @@ async def test_twenty_deletes_race_a_finish(
     assert isinstance(outcome, Conflict) != finished
     assert (job["report"] is not None) == finished
     assert all(r.json()["data"]["deleteJob"]["status"] == "DELETED" for r in responses)
+
+
+async def test_a_bulk_delete_chosen_as_a_deadlocks_victim_runs_again(
+    env: Env, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Another transaction holds the last of the matching jobs, the bulk delete waits on it,
+    then that transaction asks for the first one, which the delete already holds: PostgreSQL
+    rolls the delete back (its deadlock check fires first) and jobql runs it again."""
+    if env.backend == "sqlite":
+        pytest.skip("SQLite has one writer at a time: nothing to deadlock")
+    ids = sorted(await job_ids(env, "FAILURE", 4))
+    tql = "id IN (" + ", ".join(f'"{i}"' for i in ids) + ")"
+    lock = text("SELECT id FROM job WHERE id = :id FOR UPDATE")
+    async with env.engine.connect() as other:
+        await other.execute(text("SET deadlock_timeout = '30s'"))  # the delete checks first
+        await other.execute(lock, {"id": ids[-1]})
+        delete = asyncio.create_task(env.data(BULK_DELETE, {"t": tql}, key="demo.admin"))
+        await _until_waiting_on_a_lock(env)
+        await other.execute(lock, {"id": ids[0]})  # granted once the delete was rolled back
+        await other.commit()
+    assert (await delete)["deleteJobs"] == 4
+    assert "deadlock: transaction rolled back" in caplog.text
+    for id in ids:  # one delete event each: nothing of the rolled-back attempt stayed
+        job = await lifecycle(env, id)
+        assert job is not None and [e["status"] for e in job["events"]].count("DELETED") == 1
+
+
+async def _until_waiting_on_a_lock(env: Env) -> None:
+    waiting = text(
+        "SELECT count(*) FROM pg_stat_activity"
+        " WHERE datname = current_database() AND wait_event_type = 'Lock'"
+    )
+    for _ in range(500):
+        # A connection of its own: statistics views hold still within a transaction.
+        async with database(env).read() as conn:
+            if await conn.scalar(waiting):
+                return
+        await asyncio.sleep(0.01)
+    raise AssertionError("the bulk delete never waited on the held job")

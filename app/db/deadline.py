@@ -18,6 +18,7 @@ KEY = "jobql_deadline"
 # within about a millisecond, rarely enough to cost nothing measurable.
 INSTRUCTIONS = 1000
 QUERY_CANCELED = "57014"  # PostgreSQL's SQLSTATE for statement_timeout (and cancel requests)
+DEADLOCK_DETECTED = "40P01"
 
 
 class _Deadline:
@@ -76,3 +77,9 @@ def is_statement_timeout(error: BaseException | None) -> bool:
         if str(original) == "interrupted":  # SQLite, stopped by interrupt_sqlite_statements
             return True
     return getattr(original, "sqlstate", None) == QUERY_CANCELED
+
+
+def is_deadlock(error: BaseException | None) -> bool:
+    """PostgreSQL chose this transaction as a deadlock's victim and rolled it back."""
+    original = error.orig if isinstance(error, DBAPIError) else error
+    return getattr(original, "sqlstate", None) == DEADLOCK_DETECTED

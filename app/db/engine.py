@@ -4,20 +4,28 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
+import random
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
 from sqlalchemy import event
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from app.config import Settings
-from app.db.deadline import interrupt_sqlite_statements
+from app.db.deadline import interrupt_sqlite_statements, is_deadlock
 from app.db.raw import RawReader
 
+log = logging.getLogger("jobql.db")
+T = TypeVar("T")
 WRITE = "jobql_write"
+# A transaction that PostgreSQL rolled back as a deadlock's victim is run again this many
+# times in all, after a short random pause, so that the two do not meet again at once.
+DEADLOCK_ATTEMPTS = 3
 # Set in a connection's info by a transaction that wrote job events (app/services/lifecycle.py).
 EVENTS_WRITTEN = "jobql_events_written"
 
@@ -78,6 +86,19 @@ class Database:
         if wrote:
             for callback in self.on_events:
                 callback()
+
+    async def retrying_deadlocks(self, work: Callable[[], Awaitable[T]]) -> T:
+        """`work()`, a whole transaction that may run twice, again if it was a deadlock's
+        victim: nothing of the failed attempt stayed, so the caller sees one outcome."""
+        for attempt in range(1, DEADLOCK_ATTEMPTS + 1):
+            try:
+                return await work()
+            except DBAPIError as error:
+                if attempt == DEADLOCK_ATTEMPTS or not is_deadlock(error):
+                    raise
+                log.warning("deadlock: transaction rolled back, run again (attempt %d)", attempt)
+                await asyncio.sleep(random.uniform(0.01, 0.05) * attempt)
+        raise AssertionError("unreachable")
 
     async def dispose(self) -> None:
         for close in self.closers:

@@ -64,21 +64,27 @@ async def delete_jobs(
         jobs.c.status.in_([s.value for s in BULK_DELETABLE]),
         predicate,
     )
-    async with db.write() as conn:
-        mark_events_written(conn)
-        if db.dialect == "postgresql":
-            deleted = await _delete_jobs_postgres(conn, where, actor)
-        else:
-            deleted = await _delete_jobs_sqlite(conn, where, actor)
-        await audit.record(
-            conn,
-            organization=organization,
-            actor=actor,
-            action=AuditAction.DELETE_JOBS,
-            count=deleted,
-            details=details,
-        )
-    return deleted
+
+    async def transaction() -> int:
+        async with db.write() as conn:
+            mark_events_written(conn)
+            if db.dialect == "postgresql":
+                deleted = await _delete_jobs_postgres(conn, where, actor)
+            else:
+                deleted = await _delete_jobs_sqlite(conn, where, actor)
+            await audit.record(
+                conn,
+                organization=organization,
+                actor=actor,
+                action=AuditAction.DELETE_JOBS,
+                count=deleted,
+                details=details,
+            )
+        return deleted
+
+    # Two bulk deletes lock rows in the same (id) order, so they queue rather than deadlock;
+    # a single-job writer may still take its rows the other way round: then run it again.
+    return await db.retrying_deadlocks(transaction)
 
 
 def _deleted(at: Any, actor: str) -> dict[str, Any]:
@@ -106,7 +112,13 @@ async def _delete_jobs_postgres(
     # had (RETURNING shows only new values, hence the locked "old" rows joined in). Rows are
     # locked while the statement runs, so the time never precedes a change made just before.
     now = literal(datetime.now(UTC), UTCDateTime())
-    old = select(jobs.c.id, jobs.c.status).where(where).with_for_update(of=jobs).cte("old")
+    old = (
+        select(jobs.c.id, jobs.c.status)
+        .where(where)
+        .order_by(jobs.c.id)
+        .with_for_update(of=jobs)
+        .cte("old")
+    )
     at = func.greatest(now, jobs.c.updated_at, type_=UTCDateTime())
     changed = (
         update(jobs)
