@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import ipaddress
 import os
 import re
 from collections.abc import Mapping
@@ -18,6 +19,7 @@ PREFIX = "JOBQL_"
 ORIGIN = re.compile(
     r"https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?|https?://\[[0-9A-Fa-f:.]+\](:[0-9]{1,5})?"
 )
+PUBLIC_URL = re.compile(r"https?://[A-Za-z0-9.\[\]:-]+(/[A-Za-z0-9._~%!$&'()*+,;=:@/-]*)?")
 # JOBQL_* variables read outside Settings: the explorer's asset folder, the tests' database.
 OTHER_VARIABLES = frozenset({"JOBQL_EXPLORER_ASSETS", "JOBQL_TEST_POSTGRES_URL"})
 
@@ -111,10 +113,16 @@ class Settings(BaseSettings):
     # Browser origins allowed to call the API from their pages (CORS), comma-separated;
     # empty: none (the explorer is same-origin and needs none).
     cors_origins: Annotated[tuple[str, ...], NoDecode] = ()
+    # Links this server hands out (downloadUrl) start with this, e.g. https://jobql.example:
+    # behind a proxy, a link then never depends on the Host header a request carries.
+    public_url: str | None = None
+    # Peers (IP addresses or networks, comma-separated; `*` for any) whose X-Forwarded-For and
+    # X-Forwarded-Proto are believed (uvicorn's default: this host); empty: nobody's.
+    trusted_proxies: Annotated[tuple[str, ...], NoDecode] = ("127.0.0.1", "::1")
 
-    @field_validator("cors_origins", mode="before")
+    @field_validator("cors_origins", "trusted_proxies", mode="before")
     @classmethod
-    def _origin_list(cls, value: object) -> object:
+    def _comma_list(cls, value: object) -> object:
         if isinstance(value, str):
             return tuple(part.strip() for part in value.split(",") if part.strip())
         return value
@@ -128,6 +136,28 @@ class Settings(BaseSettings):
                     f"{origin!r} is not an origin: scheme://host[:port], no path, or *"
                 )
         return origins
+
+    @field_validator("public_url")
+    @classmethod
+    def _public_url(cls, url: str | None) -> str | None:
+        if url is None:
+            return None
+        url = url.rstrip("/")
+        if not PUBLIC_URL.fullmatch(url):
+            raise ValueError(f"{url!r} is not a base URL: http(s)://host[:port][/path], no query")
+        return url
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxies(cls, proxies: tuple[str, ...]) -> tuple[str, ...]:
+        for proxy in proxies:
+            if proxy == "*":
+                continue
+            try:
+                ipaddress.ip_network(proxy, strict=False)
+            except ValueError:
+                raise ValueError(f"{proxy!r} is not an IP address or network, nor *") from None
+        return proxies
 
     @field_validator("metrics_token")
     @classmethod

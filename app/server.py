@@ -127,7 +127,10 @@ def uvicorn_options(settings: Settings, *, in_process: bool = False) -> dict[str
         "http": protocol,
         "ws": "websockets-sansio",  # graphql-transport-ws (live updates)
         "server_header": False,  # no version banner
-        "proxy_headers": True,  # X-Forwarded-* only from forwarded_allow_ips (127.0.0.1)
+        # X-Forwarded-For/-Proto believed from JOBQL_TRUSTED_PROXIES only (FORWARDED_ALLOW_IPS,
+        # uvicorn's own variable, is not read: one name for one setting).
+        "proxy_headers": bool(settings.trusted_proxies),
+        "forwarded_allow_ips": ",".join(settings.trusted_proxies),
         "access_log": False,  # app/access.py writes the access lines
         # Applied by uvicorn in every worker process; a test's in-process server keeps pytest's.
         "log_config": logs,

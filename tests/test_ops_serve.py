@@ -114,6 +114,11 @@ async def test_serve_text_logs_by_default(env: Env, tmp_path: Path) -> None:
         ({"JOBQL_MAX_PAGE_SIZE": "many"}, "JOBQL_MAX_PAGE_SIZE: Input should be a valid integer"),
         ({"JOBQL_LOG_FORMAT": "xml"}, "JOBQL_LOG_FORMAT: Input should be 'text' or 'json'"),
         ({"JOBQL_CORS_ORIGINS": "https://a.example/path"}, "is not an origin"),
+        (
+            {"JOBQL_PUBLIC_URL": "ftp://files.example"},
+            "JOBQL_PUBLIC_URL: 'ftp://files.example' is not a base URL",
+        ),
+        ({"JOBQL_TRUSTED_PROXIES": "10.0.0.1,proxy"}, "'proxy' is not an IP address"),
         ({"JOBQL_STATEMENT_TIMEOUT_MS": "60000"}, "time budgets must nest"),
         ({"JOBQL_SECRET_KEY": "short-and-secret"}, "JOBQL_SECRET_KEY: must have at least 32"),
     ],

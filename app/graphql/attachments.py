@@ -13,6 +13,7 @@ from app.errors import BadUserInput
 from app.graphql.context import Info
 from app.graphql.enums import describe_values
 from app.graphql.scalars import JSON
+from app.links import public_base
 from app.services.attachments import download_path
 
 
@@ -63,7 +64,7 @@ class Attachment:
             )
         expires = math.ceil(datetime.now(UTC).timestamp()) + expires_in
         path = download_path(info.context.signer, self.organization, self.id, expires)
-        return str(info.context.request.base_url).rstrip("/") + path
+        return public_base(info.context.request, info.context.settings) + path
 
 
 @strawberry.enum(description="How worrying a taxonomy entry is.")
