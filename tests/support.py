@@ -9,12 +9,14 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from graphql import parse, print_ast
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.applications import Starlette
 
 from app.config import Settings
 from app.db.engine import Database
+from app.document_set import fragments_of, read_set, used_fragments
 
 OPERATIONS = Path(__file__).parent / "operations"
 DATA_STATEMENTS = ("select", "insert", "update", "delete", "with")
@@ -31,8 +33,13 @@ KEYS = {
 
 
 def operation(name: str) -> str:
-    """A query kept in tests/operations/<name>.graphql, so a rename in the schema breaks loudly."""
-    return (OPERATIONS / f"{name}.graphql").read_text()
+    """A query kept in tests/operations/<name>.graphql, so a rename in the schema breaks loudly,
+    with the fragments it spreads from the other files of the set (tests/test_operations.py)."""
+    text = (OPERATIONS / f"{name}.graphql").read_text()
+    own = fragments_of(parse(text))
+    shared = {k: v for k, v in fragments_of(read_set([OPERATIONS])).items() if k not in own}
+    missing = used_fragments(parse(text), shared)
+    return "\n".join([text, *(print_ast(fragment) for fragment in missing)])
 
 
 @dataclass
