@@ -12,13 +12,14 @@ import strawberry
 from app.errors import BadUserInput
 from app.graphql.context import Info
 from app.graphql.enums import describe_values
+from app.graphql.node import Node
 from app.graphql.scalars import JSON
 from app.links import public_base
 from app.services.attachments import download_path
 
 
 @strawberry.type(description="A file: submitted for analysis, or produced by an analyzer.")
-class Attachment:
+class Attachment(Node):
     id: strawberry.ID = strawberry.field(description="Unique identifier of the attachment.")
     name: str = strawberry.field(description="File name as submitted.")
     size: int = strawberry.field(description="Size in bytes.")

@@ -19,6 +19,7 @@ from app.graphql.enums import describe_values
 from app.graphql.filter_tree import compile_filter
 from app.graphql.filters import JobFilterArg, TqlArg
 from app.graphql.loaded import optional, shared, then
+from app.graphql.node import Node
 from app.graphql.permissions import RoleEnum
 from app.graphql.queue_types import JobPriority, JobQueueInfo, QueueReason, QueueState, RateUnit
 from app.graphql.scalars import JSON
@@ -303,7 +304,7 @@ class JobEvent:
 
 
 @strawberry.type(description="One run of an analyzer on an observable.")
-class Job:
+class Job(Node):
     id: strawberry.ID = strawberry.field(description="Unique identifier of the job.")
     organization: str = strawberry.field(description="The organization that owns the job.")
     analyzer_id: str = strawberry.field(description="Id of the analyzer that ran (or runs) it.")
@@ -442,7 +443,7 @@ def _asks_for(info: Info, name: str) -> bool:
 @strawberry.type(
     description="A program that analyzes one kind of observable, as enabled in an organization."
 )
-class Analyzer:
+class Analyzer(Node):
     id: strawberry.ID = strawberry.field(description="Unique identifier of the analyzer.")
     name: str = strawberry.field(description='Name with version, e.g. "MaxMind_GeoIP_4_0".')
     definition_id: str = strawberry.field(description="The analyzer definition it runs.")
