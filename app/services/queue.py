@@ -19,18 +19,18 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Row, delete, func, select, update
+from sqlalchemy import Row, Select, case, delete, func, insert, literal, select, union_all, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.db.engine import Database
 from app.db.lists import any_of
-from app.db.models import analyzers, job_queue, jobs, queue_starts, workers
+from app.db.models import analyzers, job_events, job_queue, jobs, queue_starts, workers
 from app.errors import BadUserInput
 from app.metrics import CLAIMS
 from app.services.jobs import JobStatus
-from app.services.lifecycle import event_of, record_events
+from app.services.lifecycle import event_of, mark_events_written, record_events
 
 QUEUED, CLAIMED = "QUEUED", "CLAIMED"
 PRIORITY_RANK: Mapping[str, int] = {"LOW": 0, "NORMAL": 1, "HIGH": 2, "URGENT": 3}
@@ -140,8 +140,15 @@ async def claim(db: Database, request: ClaimRequest, wakeup: Wakeup | None = Non
 
 async def _claim_once(db: Database, request: ClaimRequest) -> Claimed:
     now = datetime.now(UTC)
+    found = None
+    if db.dialect == "postgresql":
+        async with db.read() as conn:
+            found = await _analyzers(conn, request)
+        if not any(row.rate or row.max_concurrent for row in found):
+            return Claimed(await _claim_in_one(db, request, found, now))
     async with db.write() as conn:
-        limits = await _limits(conn, request, now)
+        found = found or await _analyzers(conn, request)
+        limits = await _limits(conn, request, found, now)
         picked = await _pick(conn, request, limits, now)
         leases = await _lease(conn, request, limits, picked, now) if picked else []
         await _seen(conn, request, now)
@@ -150,11 +157,98 @@ async def _claim_once(db: Database, request: ClaimRequest) -> Claimed:
             limit for limit in limits if limit.held and taken.count(limit.analyzer_id) >= limit.cap
         ]
         held = await _with_work_left(conn, request, held, now) if held else []
-    for lease in leases:  # counted once committed
-        CLAIMS.labels(lease.job.analyzer_id).inc()
+    _count(leases)
     lifts = [limit.lifts_in or 1.0 for limit in held]
     retry = max(1, int(min(lifts) + 0.999)) if lifts else None
     return Claimed(leases, retry)
+
+
+def _count(leases: Sequence[Lease]) -> None:
+    for lease in leases:  # counted once committed
+        CLAIMS.labels(lease.job.analyzer_id).inc()
+
+
+async def _claim_in_one(
+    db: Database, request: ClaimRequest, found: list[Row[Any]], now: datetime
+) -> list[Lease]:
+    """PostgreSQL, analyzers without limits: pick, lease, start, log and note the worker in
+    one statement (data-modifying CTEs), atomic on its own, so outside any transaction."""
+    token = secrets.token_hex(16)  # one per claim: with the job id, never seen before
+    expires = now + timedelta(seconds=request.lease_seconds)
+    deadlines = {row.id: now + timedelta(seconds=row.timeout_seconds) for row in found}
+    chosen = _chosen(request, [row.id for row in found], now)
+    started = (
+        update(jobs)
+        .where(jobs.c.id == chosen.c.job_id, jobs.c.status == JobStatus.WAITING)
+        .values(_started(request, token, now))
+        .returning(*jobs.c)
+        .cte("started")
+    )
+    deadline = case(
+        {a: literal(d, job_queue.c.deadline.type) for a, d in deadlines.items()},
+        value=job_queue.c.analyzer_id,
+    )
+    leased = (
+        update(job_queue)
+        .where(job_queue.c.job_id == started.c.id)
+        .values({**_leased(request, token, expires, now), "deadline": deadline})
+        .returning(job_queue.c.job_id)
+        .cte("leased")
+    )
+    event = select(
+        started.c.id,
+        started.c.updated_at,
+        started.c.status,
+        literal(JobStatus.WAITING.value, job_events.c.previous_status.type),
+        literal(request.login, job_events.c.actor.type),
+        started.c.attempt,
+    )
+    names = ["job_id", "at", "status", "previous_status", "actor", "attempt"]
+    events = insert(job_events).from_select(names, event).cte("logged")
+    statement = (
+        select(*started.c)
+        .join_from(started, chosen, chosen.c.job_id == started.c.id)
+        .order_by(*_in_claim_order(chosen.c))
+        .add_cte(leased, events, _seen_statement(request, now).cte("seen"))
+    )
+    async with db.write_statement() as conn:
+        rows = list(await conn.execute(statement))
+        if rows:
+            mark_events_written(conn)
+    leases = [Lease(row, token, row.attempt, expires, deadlines[row.analyzer_id]) for row in rows]
+    _count(leases)
+    return leases
+
+
+def _chosen(request: ClaimRequest, analyzer_ids: list[str], now: datetime) -> Any:
+    """The queued rows to claim, locked (skipping rows another claim holds): each analyzer's
+    best by its own index, then the best overall. MATERIALIZED: run once, whatever the plan
+    (an inlined `LIMIT … FOR UPDATE SKIP LOCKED` may be run again and lock more rows)."""
+    picks = [
+        select(job_queue.c.job_id, *_CLAIM_ORDER)
+        .where(
+            job_queue.c.organization_id == request.organization,
+            job_queue.c.analyzer_id == analyzer_id,
+            job_queue.c.state == QUEUED,
+            job_queue.c.available_at <= now,
+        )
+        .order_by(*_in_claim_order(job_queue.c))
+        .limit(request.max_jobs)
+        .with_for_update(skip_locked=True)
+        .cte(f"picked_{n}")
+        .prefix_with("MATERIALIZED")
+        for n, analyzer_id in enumerate(analyzer_ids)
+    ]
+    if len(picks) == 1:
+        return picks[0]
+    every = union_all(*(select(*pick.c) for pick in picks)).subquery("every")
+    best = select(*every.c).order_by(*_in_claim_order(every.c)).limit(request.max_jobs)
+    return best.cte("chosen").prefix_with("MATERIALIZED")
+
+
+def _in_claim_order(columns: Any) -> list[Any]:
+    """URGENT first, then the oldest; the id breaks ties."""
+    return [columns.priority.desc(), columns.enqueued_at, columns.job_id]
 
 
 async def _with_work_left(
@@ -175,10 +269,8 @@ async def _with_work_left(
     return [limit for limit in held if limit.analyzer_id in waiting]
 
 
-async def _limits(conn: AsyncConnection, request: ClaimRequest, now: datetime) -> list[_Limits]:
-    """Each analyzer's cap for this claim; the limited ones locked until commit (PostgreSQL),
-    so no other claim counts their starts and running jobs meanwhile."""
-    query = (
+def _analyzer_query(request: ClaimRequest) -> Select[Any]:
+    return (
         select(
             analyzers.c.id,
             analyzers.c.rate,
@@ -192,16 +284,30 @@ async def _limits(conn: AsyncConnection, request: ClaimRequest, now: datetime) -
         )
         .order_by(analyzers.c.id)
     )
-    found: list[Row[Any]] = list(await conn.execute(query))
+
+
+async def _analyzers(conn: AsyncConnection, request: ClaimRequest) -> list[Row[Any]]:
+    """The claim's analyzers with their limits; BAD_USER_INPUT names those not found."""
+    found: list[Row[Any]] = list(await conn.execute(_analyzer_query(request)))
     unknown = set(request.analyzer_ids) - {row.id for row in found}
     if unknown:
         # Another organization's analyzer is answered exactly like an absent one.
         message = f"No such analyzer: {', '.join(sorted(unknown))}"
         raise BadUserInput(message, argument="input.analyzerIds")
+    return found
+
+
+async def _limits(
+    conn: AsyncConnection, request: ClaimRequest, found: list[Row[Any]], now: datetime
+) -> list[_Limits]:
+    """Each analyzer's cap for this claim; the limited ones locked until commit (PostgreSQL),
+    so no other claim counts their starts and running jobs meanwhile."""
     limited = [row.id for row in found if row.rate or row.max_concurrent]
     if limited and conn.dialect.name == "postgresql":
-        lock = select(analyzers.c.id).where(analyzers.c.id.in_(limited)).order_by(analyzers.c.id)
-        await conn.execute(lock.with_for_update())
+        # Read again under the lock: the limits as they are now, not as read before it.
+        lock = _analyzer_query(request).where(analyzers.c.id.in_(limited)).with_for_update()
+        fresh = {row.id: row for row in await conn.execute(lock)}
+        found = [fresh.get(row.id, row) for row in found]
     running = await _running(conn, [r.id for r in found if r.max_concurrent])
     return [await _limit_of(conn, row, request.max_jobs, running, now) for row in found]
 
@@ -288,15 +394,7 @@ async def _lease(
         await conn.execute(
             update(job_queue)
             .where(any_of(conn.dialect.name, job_queue.c.job_id, mine))
-            .values(
-                state=CLAIMED,
-                worker_id=request.worker_id,
-                lease_token=token,
-                lease_seconds=request.lease_seconds,
-                lease_expires_at=expires,
-                last_heartbeat_at=now,
-                deadline=deadline,
-            )
+            .values({**_leased(request, token, expires, now), "deadline": deadline})
         )
         leases += [
             Lease(row, token, row.attempt, expires, deadline)
@@ -318,14 +416,7 @@ async def _start_jobs(
         await conn.execute(
             update(jobs)
             .where(any_of(conn.dialect.name, jobs.c.id, ids), jobs.c.status == JobStatus.WAITING)
-            .values(
-                status=JobStatus.IN_PROGRESS.value,
-                start_date=now,
-                updated_at=now,
-                updated_by=request.login,
-                attempt=jobs.c.attempt + 1,
-                lease_token=token,
-            )
+            .values(_started(request, token, now))
             .returning(*jobs.c)
         )
     )
@@ -335,7 +426,35 @@ async def _start_jobs(
     return moved
 
 
+def _started(request: ClaimRequest, token: str, now: datetime) -> dict[str, Any]:
+    """A claimed job's new values: WAITING → IN_PROGRESS, one attempt more."""
+    return {
+        "status": JobStatus.IN_PROGRESS.value,
+        "start_date": now,
+        "updated_at": now,
+        "updated_by": request.login,
+        "attempt": jobs.c.attempt + 1,
+        "lease_token": token,
+    }
+
+
+def _leased(request: ClaimRequest, token: str, expires: datetime, now: datetime) -> dict[str, Any]:
+    """A claimed queue row's new values (its deadline depends on the analyzer)."""
+    return {
+        "state": CLAIMED,
+        "worker_id": request.worker_id,
+        "lease_token": token,
+        "lease_seconds": request.lease_seconds,
+        "lease_expires_at": expires,
+        "last_heartbeat_at": now,
+    }
+
+
 async def _seen(conn: AsyncConnection, request: ClaimRequest, now: datetime) -> None:
+    await conn.execute(_seen_statement(request, now, conn.dialect.name))
+
+
+def _seen_statement(request: ClaimRequest, now: datetime, dialect: str = "postgresql") -> Any:
     """The worker as last seen, for `Query.workers`."""
     values = {
         "organization_id": request.organization,
@@ -344,9 +463,7 @@ async def _seen(conn: AsyncConnection, request: ClaimRequest, now: datetime) -> 
         "analyzer_ids": sorted(request.analyzer_ids),
         "last_seen_at": now,
     }
-    insert = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
-    statement = insert(workers).values(values)
+    upsert = pg_insert if dialect == "postgresql" else sqlite_insert
+    statement = upsert(workers).values(values)
     changed = {k: statement.excluded[k] for k in ("login", "analyzer_ids", "last_seen_at")}
-    await conn.execute(
-        statement.on_conflict_do_update(index_elements=["organization_id", "id"], set_=changed)
-    )
+    return statement.on_conflict_do_update(index_elements=["organization_id", "id"], set_=changed)
