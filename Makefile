@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 
 DEMO_PORT ?= 8000
 
-.PHONY: demo test lint deps browser
+.PHONY: demo test lint deps browser trusted-documents
 
 # The server and, beside it, the reference worker: `jobql demo` stops both in order on Ctrl-C
 # (the worker first, so that it hands its jobs back while the server still answers).
@@ -34,3 +34,8 @@ $(VENV)/.installed: pyproject.toml
 node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
+
+# The manifest of the repository's operations for JOBQL_TRUSTED_DOCUMENTS (docs/clients.md): the
+# test and client operations and the worker's, each printed with the fragments it uses.
+trusted-documents: $(VENV)/.installed
+	$(BIN)/jobql trusted-documents tests/operations app/worker/operations -o trusted-documents.json

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import logging.config
 import os
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
+from graphql import GraphQLError
 from pydantic import ValidationError
 
 from app.auth import Role
@@ -82,6 +85,16 @@ def _parser() -> argparse.ArgumentParser:
 
     add_admin_parsers(commands, _roles)
     commands.add_parser("export-schema", help="print the SDL").set_defaults(run=_export_schema)
+    trusted = commands.add_parser(
+        "trusted-documents",
+        help="write a trusted-documents manifest from folders of .graphql files",
+        description="Reads every .graphql file under the folders as one document set, validates "
+        "it against the schema, and writes {sha256: document} for each operation, printed with "
+        "the fragments it uses: the manifest JOBQL_TRUSTED_DOCUMENTS names (docs/clients.md).",
+    )
+    trusted.add_argument("folders", nargs="+", type=Path, metavar="FOLDER")
+    trusted.add_argument("-o", "--output", type=Path, help="write here instead of stdout")
+    trusted.set_defaults(run=_trusted_documents)
     _worker_parser(commands)
     return parser
 
@@ -277,6 +290,29 @@ def _worker(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
+    return 0
+
+
+def _trusted_documents(args: argparse.Namespace) -> int:
+    from app.graphql.schema import build_schema
+    from app.trusted import build_manifest
+
+    missing = [str(folder) for folder in args.folders if not folder.is_dir()]
+    if missing:
+        print(f"jobql: not a folder: {', '.join(missing)}", file=sys.stderr)
+        return 2
+    schema = build_schema(Settings(trusted_documents=None))._schema
+    try:
+        manifest = build_manifest(args.folders, schema)
+    except (ValueError, GraphQLError) as error:  # GraphQLError: a file that does not parse
+        print(f"jobql: {error}", file=sys.stderr)
+        return 2
+    text = json.dumps(manifest, indent=2) + "\n"
+    if args.output is None:
+        sys.stdout.write(text)
+    else:
+        args.output.write_text(text)
+        print(f"{len(manifest)} documents written to {args.output}", file=sys.stderr)
     return 0
 
 

@@ -13,6 +13,8 @@ from typing import Annotated, Literal
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from app.trusted import read_manifest
+
 SQLITE_DEFAULT = "sqlite+aiosqlite:///jobql.db"
 MIN_SECRET_LENGTH = 32
 PREFIX = "JOBQL_"
@@ -75,6 +77,8 @@ class Settings(BaseSettings):
     rate_limit_burst: int = Field(default=500, ge=1)
     # Automatic persisted queries (app/persisted.py): documents kept per process, by sha256.
     persisted_queries_max: int = Field(default=1000, ge=1)
+    # Trusted documents (app/trusted.py): a manifest's path; set, only its documents run.
+    trusted_documents: Path | None = None
     # Requests refused for their API key (absent, wrong, revoked), per client address.
     refused_rate_per_second: float = Field(default=5.0, ge=0)  # 0 turns it off
     refused_rate_burst: int = Field(default=50, ge=1)
@@ -181,6 +185,17 @@ class Settings(BaseSettings):
     @classmethod
     def _absolute_path(cls, path: Path) -> Path:
         return path.resolve()
+
+    @field_validator("trusted_documents", mode="before")
+    @classmethod
+    def _readable_manifest(cls, value: object) -> object:
+        if value is None or value == "":  # JOBQL_TRUSTED_DOCUMENTS= turns the mode off
+            return None
+        if isinstance(value, str | Path):
+            path = Path(value).resolve()
+            read_manifest(path)  # its ValueError names what is wrong
+            return path
+        return value
 
     @field_validator("secret_key")
     @classmethod

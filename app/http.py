@@ -35,7 +35,7 @@ from app.graphql.context import Context
 from app.graphql.documents import operation_type, parse_document, parse_error
 from app.graphql.errors import present
 from app.logs import request_id
-from app.persisted import PersistedQueries
+from app.persisted import PersistedQueries, TrustedDocuments
 from app.ratelimit import RateLimiter
 from app.services.live import Hub
 from app.services.queue import Wakeup
@@ -55,6 +55,7 @@ from app.transport import (
     read_body,
     result_response,
 )
+from app.trusted import Manifest
 from app.ws import LiveConnections
 
 log = logging.getLogger("jobql.http")
@@ -96,6 +97,8 @@ class GraphQLEndpoint(GraphQL[Context, None]):
         self.explorer = explorer
         self.limiter = RateLimiter(settings.rate_limit_per_second, settings.rate_limit_burst)
         self.persisted = PersistedQueries(settings.persisted_queries_max)
+        manifest = settings.trusted_documents
+        self.trusted = TrustedDocuments(Manifest.load(manifest)) if manifest else None
         self.refused = RateLimiter(settings.refused_rate_per_second, settings.refused_rate_burst)
         self.principals = PrincipalCache(settings.auth_cache_seconds)
         self.compiled = CompiledQueries(schema, settings, db) if settings.compiled_queries else None
@@ -206,13 +209,15 @@ class GraphQLEndpoint(GraphQL[Context, None]):
         if wants_event_stream(request):
             progress["stage"] = "body"
             params = await self._params(request)
+            if self.trusted is not None:
+                params = self.trusted.resolve(params, media_type)
             return sse_response(self.schema, params, self._context(request))
         if negotiate(request.headers.get("accept")) is None:
             raise HttpError(
                 406, f"This endpoint answers {GRAPHQL_RESPONSE} or {JSON}", "NOT_ACCEPTABLE"
             )
         progress["stage"] = "body"
-        params = self.persisted.resolve(await self._params(request), media_type)
+        params = (self.trusted or self.persisted).resolve(await self._params(request), media_type)
         progress["stage"] = "execution"
         return await self._execute(request, params, media_type)
 

@@ -18,6 +18,7 @@ from app.config import Settings
 from app.db.engine import Database
 from app.db.migrate import current_revisions, head_revisions
 from app.db.models import job_queue
+from app.trusted import read_manifest
 
 Endpoint = Callable[[Request], Awaitable[Response]]
 log = logging.getLogger("jobql.ops")
@@ -131,4 +132,12 @@ async def startup_report(settings: Settings) -> list[str]:
         f"burst {s.rate_limit_burst} per key",
         f"metrics: {'token' if s.metrics_token else 'this host only'}; "
         f"CORS origins: {', '.join(s.cors_origins) or 'none'}",
+        f"documents: {_documents(s)}",
     ]
+
+
+def _documents(settings: Settings) -> str:
+    if settings.trusted_documents is None:
+        return f"any (automatic persisted queries: {settings.persisted_queries_max} kept)"
+    count = len(read_manifest(settings.trusted_documents))
+    return f"trusted only, {count} in {settings.trusted_documents}"

@@ -92,6 +92,7 @@ class Params:
     operation_name: str | None
     variables: dict[str, Any] | None
     extensions: dict[str, Any] | None
+    document_id: str | None = None  # a trusted document's id (app/persisted.py)
 
 
 def check_content_length(request: Request, limit: int) -> None:
@@ -152,6 +153,7 @@ def decode_json(raw: bytes, what: str = "The request body") -> Any:
 def get_params(query_params: Mapping[str, str], max_depth: int) -> Params:
     data: dict[str, Any] = {"query": query_params.get("query")}
     data["operationName"] = query_params.get("operationName") or None
+    data["documentId"] = query_params.get("documentId")
     for name in ("variables", "extensions"):
         text = query_params.get(name)
         if text:
@@ -162,9 +164,12 @@ def get_params(query_params: Mapping[str, str], max_depth: int) -> Params:
 def params(data: Mapping[str, Any], max_depth: int) -> Params:
     query, name = data.get("query"), data.get("operationName")
     variables, extensions = data.get("variables"), data.get("extensions")
+    document_id = data.get("documentId")
+    if document_id is not None and (not isinstance(document_id, str) or not document_id):
+        raise bad_request("`documentId` must be a non-empty string")
     persisted = isinstance(extensions, dict) and "persistedQuery" in extensions
-    if persisted and query is None:
-        query = ""  # the document is the one stored under the hash (app/persisted.py)
+    if (persisted or document_id is not None) and query is None:
+        query = ""  # the document is the one named by hash or id (app/persisted.py)
     elif not isinstance(query, str) or not query.strip():
         raise bad_request("`query` must be a string holding a GraphQL document")
     if name is not None and not isinstance(name, str):
@@ -174,7 +179,7 @@ def params(data: Mapping[str, Any], max_depth: int) -> Params:
             raise bad_request(f"`{key}` must be a JSON object or null")
         if value is not None and _deeper_than(value, max_depth):
             raise bad_request(f"`{key}` is nested more than {max_depth} levels deep")
-    return Params(query, name, variables, extensions)
+    return Params(query, name, variables, extensions, document_id)
 
 
 def _deeper_than(value: object, limit: int) -> bool:

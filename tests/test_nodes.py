@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy import insert, select
+
+from app.db.models import analyzers
 from tests.support import Env, error_codes
 
 NODES = """
@@ -82,3 +85,17 @@ async def test_too_many_ids_are_refused(env: Env) -> None:
     assert error_codes(body) == ["BAD_USER_INPUT"]
     assert body["errors"][0]["extensions"]["argument"] == "ids"
     assert (await env.data(NODES, {"ids": []}))["nodes"] == []
+
+
+async def test_an_id_shared_by_two_tables_answers_the_job(env: Env) -> None:
+    """Never seen with 80 random bits, but decided: the Job, then the Analyzer (docs/clients.md)."""
+    job = await file_job(env)
+    async with env.engine.begin() as conn:
+        row = (
+            await conn.execute(select(analyzers).where(analyzers.c.id == job["analyzer"]["id"]))
+        ).one()
+        await conn.execute(
+            insert(analyzers).values({**row._asdict(), "id": job["id"], "name": "Twin"})
+        )
+    found = (await env.data(NODES, {"ids": [job["id"]]}))["nodes"]
+    assert [(node["__typename"], node["id"]) for node in found] == [("Job", job["id"])]

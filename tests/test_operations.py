@@ -3,6 +3,8 @@ one document set per folder, no name defined twice, every operation valid on its
 
 from __future__ import annotations
 
+import json
+import subprocess
 from collections import Counter
 from pathlib import Path
 
@@ -47,3 +49,29 @@ def test_a_test_operation_brings_the_shared_fragments_it_spreads() -> None:
     cancel = parse(operation("cancel_job"))
     assert [d.name.value for d in cancel.definitions if d.name] == ["CancelJob", "Lifecycle"]
     assert validate(SCHEMA, cancel) == []
+
+
+def test_graphql_codegen_types_every_operation_file(tmp_path: Path) -> None:
+    """@graphql-codegen over every operation file at once, as a frontend build reads them."""
+    tool = ROOT / "node_modules" / ".bin" / "graphql-codegen"
+    if not tool.exists():
+        pytest.fail(f"{tool} is missing: run `npm ci` in {ROOT}")
+    out = tmp_path / "operations.ts"
+    config = {
+        "schema": str(ROOT / "schema.graphql"),
+        "documents": [f"{folder}/**/*.graphql" for folder in SETS],
+        "generates": {str(out): {"plugins": ["typescript", "typescript-operations"]}},
+    }
+    (tmp_path / "codegen.json").write_text(json.dumps(config))
+    result = subprocess.run(
+        [tool, "--config", tmp_path / "codegen.json", "--silent"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    types = out.read_text()
+    for name in ("CancelJobMutation", "LifecycleFragment", "JobPageQuery", "ClaimJobsMutation"):
+        assert f"export type {name}" in types

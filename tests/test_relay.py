@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support import Env
+from tests.support import KEYS, Env, twin_env
 
 ROOT = Path(__file__).resolve().parents[1]
 PROJECT = ROOT / "tests" / "relay"
@@ -56,3 +56,21 @@ async def test_the_refetch_query_refetches_a_job(env: Env, persisted: dict[str, 
     node = (await env.data(refetch_query(persisted), {"id": job["id"]}))["node"]
     assert node["__typename"] == "Job" and node["id"] == job["id"]
     assert (node["status"], node["analyzer"]["name"]) == (job["status"], job["analyzer"]["name"])
+
+
+async def test_relays_persisted_file_is_a_trusted_documents_manifest(
+    env: Env, persisted: dict[str, str], tmp_path: Path
+) -> None:
+    """Relay's network layer sends the id its compiler wrote (`params.id`) as documentId."""
+    (tmp_path / "relay.json").write_text(json.dumps(persisted))
+    job_id = (await env.data("{ jobs(first: 1) { nodes { id } } }"))["jobs"]["nodes"][0]["id"]
+    (document_id,) = [k for k, text in persisted.items() if text == refetch_query(persisted)]
+    async with twin_env(env, trusted_documents=tmp_path / "relay.json") as trusted:
+        response = await trusted.client.post(
+            "/graphql",
+            json={"documentId": document_id, "variables": {"id": job_id}},
+            headers={"Authorization": f"Bearer {KEYS['demo.read']}"},
+        )
+        assert response.json()["data"]["node"]["id"] == job_id
+        refused = await trusted.post("{ jobs(first: 1) { nodes { id } } }")
+        assert refused.json()["errors"][0]["extensions"]["code"] == "PERSISTED_QUERY_ONLY"

@@ -21,6 +21,8 @@ from strawberry.types.graphql import OperationType
 
 from app.config import Settings
 from app.graphql.limits import CODE, ShapeLimits, check_shape
+from app.persisted import ONLY, ONLY_MESSAGE
+from app.trusted import Manifest
 
 CACHE_SIZE = 512
 # graphql-core's own parse limits, reported as syntax errors: they are limits all the same.
@@ -98,4 +100,18 @@ class QueryLimits(SchemaExtension):
             context.pre_execution_errors = list(
                 validation_errors(schema, context.query, self.max_tokens, rules)
             )
+        yield
+
+
+class TrustedOnly(SchemaExtension):
+    """Trusted documents for what does not come through the HTTP endpoint's check (operations
+    over WebSocket): a document the manifest lacks is a request error, and nothing runs."""
+
+    def __init__(self, manifest: Manifest) -> None:
+        self.manifest = manifest
+
+    def on_validate(self) -> Iterator[None]:
+        context = self.execution_context
+        if context.query is not None and not self.manifest.allows(context.query):
+            context.pre_execution_errors = [GraphQLError(ONLY_MESSAGE, extensions={"code": ONLY})]
         yield

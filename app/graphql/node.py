@@ -7,8 +7,9 @@ import strawberry
 
 @strawberry.interface(
     description="An object that `node(id:)` and `nodes(ids:)` fetch again by its id alone: a "
-    "Job, an Analyzer or an Attachment. Ids are unique across the three (80 random bits "
-    "each), so an id names one object of one type."
+    "Job, an Analyzer or an Attachment. One generator of 80 random bits makes the ids of "
+    "all three, so an id names one object; were one ever shared, node answers the Job first, "
+    "then the Analyzer."
 )
 class Node:
     id: strawberry.ID = strawberry.field(description="The object's id: pass it to node(id:).")

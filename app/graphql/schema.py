@@ -10,7 +10,7 @@ from strawberry.schema.config import StrawberryConfig
 
 from app.config import Settings
 from app.graphql.admin import AdminMutation, AdminQuery
-from app.graphql.documents import QueryLimits
+from app.graphql.documents import QueryLimits, TrustedOnly
 from app.graphql.errors import ErrorPresenter
 from app.graphql.executor import PlannedExecutor
 from app.graphql.live import LiveQuery, Subscription
@@ -18,6 +18,7 @@ from app.graphql.mutations import Mutation
 from app.graphql.queries import Query
 from app.graphql.queue_mutations import QueueMutation
 from app.graphql.scalars import SCALARS
+from app.trusted import Manifest
 
 
 @strawberry.type(
@@ -46,19 +47,24 @@ class Schema(strawberry.Schema):
 
 
 def build_schema(settings: Settings) -> strawberry.Schema:
+    extensions: list[Any] = [
+        # Factories: strawberry builds extensions per request. QueryLimits parses and validates
+        # through shared caches, and checks depth, aliases, tokens, connection nodes and
+        # repeated fields first, with this request's variables.
+        lambda: ErrorPresenter(max_errors=settings.max_errors),
+        lambda: QueryLimits(settings),
+    ]
+    if settings.trusted_documents is not None:
+        manifest = Manifest.load(settings.trusted_documents)
+        # Last: its refusal replaces whatever the others found in an unregistered document.
+        extensions.append(lambda: TrustedOnly(manifest))
     return Schema(
         query=RootQuery,
         mutation=RootMutation,
         subscription=Subscription,
         config=StrawberryConfig(scalar_map=SCALARS),
         execution_context_class=PlannedExecutor,
-        extensions=[
-            # Factories: strawberry builds extensions per request. QueryLimits parses and validates
-            # through shared caches, and checks depth, aliases, tokens, connection nodes and
-            # repeated fields first, with this request's variables.
-            lambda: ErrorPresenter(max_errors=settings.max_errors),
-            lambda: QueryLimits(settings),
-        ],
+        extensions=extensions,
     )
 
 
