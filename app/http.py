@@ -206,7 +206,7 @@ class GraphQLEndpoint(GraphQL[Context, None]):
         if wants_event_stream(request):
             progress["stage"] = "body"
             params = await self._params(request)
-            return sse_response(self.schema, params, self._context(request))
+            return sse_response(self.schema, params, self._context(request), self.connections)
         if negotiate(request.headers.get("accept")) is None:
             raise HttpError(
                 406, f"This endpoint answers {GRAPHQL_RESPONSE} or {JSON}", "NOT_ACCEPTABLE"
