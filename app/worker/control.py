@@ -47,6 +47,8 @@ async def listen(client: JobqlWorkerClient, worker_id: str, on: Callable[[Signal
         if time.monotonic() - began > RETRY_SECONDS[-1]:
             failures = 0  # it was up a while: start the back-off again from its shortest
         delay = backoff(failures)
+        # Said once per outage: a proxy that refuses WebSockets for good must not fill the log.
+        level = logging.WARNING if failures == 0 else logging.DEBUG
+        log.log(level, "control signals lost (%s); again in %ss, heartbeats go on", why, delay)
         failures += 1
-        log.warning("control signals lost (%s); again in %ss, heartbeats go on", why, delay)
         await asyncio.sleep(delay)
