@@ -1,5 +1,5 @@
-"""`jobql worker` and its live signals (workerControl): a real uvicorn, the real worker
-subprocess, SQLite and PostgreSQL. The heartbeat stays the worker's safety net: cutting the
+"""`jobql worker` and its live signals (workerControl): a real uvicorn (or a `jobql serve`
+process), the real worker subprocess, SQLite and PostgreSQL. The heartbeat stays the worker's safety net: cutting the
 signal path (an option, refused WebSockets, a dropped connection) only slows it down."""
 
 from __future__ import annotations
@@ -9,11 +9,14 @@ import contextlib
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
+import httpx
 import pytest
 
 from tests.queue_support import UPDATE_ANALYZER
-from tests.served import serve
+from tests.served import bearer, serve
 from tests.support import Env
+from tests.test_ops import samples, value
+from tests.test_queue_races import serving
 from tests.test_worker import (
     CANCEL,
     EICAR_SHA256,
@@ -192,3 +195,30 @@ async def test_refused_then_dropped_signals_fall_back_to_heartbeats_and_come_bac
             await env.data(CANCEL, {"id": second}, key="demo.analyze")
             await running.wait_for(f"job {second}: cancel signal, heartbeat now", SIGNAL_SECONDS)
             await running.wait_for(f"job {second} stopped: the lease is CANCELLED")
+
+
+async def _websockets_held(url: str) -> float:
+    """jobql_subscriptions{transport="websocket"} of the server at `url` (read from this host)."""
+    async with httpx.AsyncClient(base_url=url) as http:
+        page = samples((await http.get("/metrics")).text)
+    return value(page, "jobql_subscriptions", transport="websocket")
+
+
+async def test_a_real_server_process_signals_the_cancel_to_a_real_worker(
+    env: Env, tmp_path: Path
+) -> None:
+    """`jobql serve` and `jobql worker` as processes of their own; the worker's subscription
+    is seen on the server's /metrics, and the cancel comes through the server's HTTP."""
+    classifier = await analyzer_id(env, "Observable_Classifier")
+    with serving(env, tmp_path, 1) as ([url], _):
+        async with worker(url, tmp_path / "w.log", "--lease-seconds", LONG_LEASE) as running:
+            async with asyncio.timeout(SIGNAL_SECONDS):
+                while await _websockets_held(url) < 1:
+                    await asyncio.sleep(0.1)
+            slow = await _running(env, running, classifier, "8.8.4.4")
+            async with httpx.AsyncClient(base_url=url) as http:
+                body = {"query": CANCEL, "variables": {"id": slow}}
+                answer = await http.post("/graphql", json=body, headers=bearer("demo.analyze"))
+                assert answer.json()["data"]["cancelJob"]["status"] == "CANCELLED", answer.text
+            await running.wait_for(f"job {slow}: cancel signal, heartbeat now", SIGNAL_SECONDS)
+            await running.wait_for(f"job {slow} stopped: the lease is CANCELLED", SIGNAL_SECONDS)
