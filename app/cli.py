@@ -116,7 +116,9 @@ def _worker_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]
         help="run the built-in analyzers on the server's jobs",
         description="Claims jobs of the built-in analyzers (" + ", ".join(BUILT_INS) + ") from "
         "a jobql server, runs them offline and reports; SIGTERM or SIGINT releases the jobs it "
-        "holds (back to the queue, attempt not spent) and exits 0. See docs/worker.md.",
+        "holds (back to the queue, attempt not spent) and exits 0. A cancel stops a running "
+        "job, and new work wakes an idle claim, at once through the server's workerControl "
+        "subscription; its heartbeats and claims still do without it. See docs/worker.md.",
     )
     worker.add_argument("--url", required=True, help="the server, e.g. http://127.0.0.1:8000")
     worker.add_argument("--key", required=True, help="an API key with the WORKER role")
@@ -151,6 +153,16 @@ def _worker_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]
         default=None,
         metavar="ID",
         help="how the server knows this worker (default host-pid)",
+    )
+    worker.add_argument(
+        "--no-control",
+        dest="control",
+        action="store_false",
+        help="do not subscribe to the server's live signals (workerControl, over WebSocket); "
+        "without them a cancel reaches a running job at its next heartbeat and new work is "
+        "found by the next claim. With them (the default), both come at once, and while the "
+        "subscription is lost the worker re-subscribes with back-off, heartbeats and claims "
+        "going on meanwhile",
     )
     worker.set_defaults(run=_worker)
 
@@ -277,6 +289,7 @@ def _worker(args: argparse.Namespace) -> int:
         concurrency=args.concurrency,
         lease_seconds=args.lease_seconds,
         wait_seconds=args.wait_seconds,
+        control=args.control,
     )
     try:
         asyncio.run(run_worker(options))

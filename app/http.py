@@ -211,7 +211,7 @@ class GraphQLEndpoint(GraphQL[Context, None]):
             params = await self._params(request)
             if self.trusted is not None:
                 params = self.trusted.resolve(params, media_type)
-            return sse_response(self.schema, params, self._context(request))
+            return sse_response(self.schema, params, self._context(request), self.connections)
         if negotiate(request.headers.get("accept")) is None:
             raise HttpError(
                 406, f"This endpoint answers {GRAPHQL_RESPONSE} or {JSON}", "NOT_ACCEPTABLE"

@@ -8,6 +8,10 @@ each process answers for itself (see docs/operations.md).
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
+from datetime import UTC, datetime
+
 from prometheus_client import (
     CollectorRegistry,
     Counter,
@@ -63,16 +67,21 @@ CLAIMS = Counter(
     ["analyzer"],
     registry=REGISTRY,
 )
-# Fed by the live subsystem (subscriptions over WebSocket, app/live): defined here so the
-# names are fixed and scraped from one place.
+# Fed by the live subsystem: the subscriptions (app/graphql/live.py) and the hub
+# (app/services/live.py).
 SUBSCRIPTIONS = Gauge(
     "jobql_subscriptions",
-    "GraphQL subscriptions open in this process.",
+    "GraphQL subscriptions running in this process, by transport (websocket, sse).",
+    ["transport"],
     registry=REGISTRY,
 )
+TRANSPORTS = ("websocket", "sse")
+for _transport in TRANSPORTS:  # both series exist from the start, at 0
+    SUBSCRIPTIONS.labels(_transport)
 LIVE_LAG = Histogram(
     "jobql_live_lag_seconds",
-    "Time from a job's change being committed to its delivery on a subscription.",
+    "Time from a job event's timestamp (taken in its transaction, just before the commit) to "
+    "its hand-over to a live reader of this process; replays from a cursor are not counted.",
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
     registry=REGISTRY,
 )
@@ -102,6 +111,23 @@ def set_queue_depth(depths: dict[str, int]) -> None:
     QUEUE_DEPTH.clear()
     for analyzer, depth in depths.items():
         QUEUE_DEPTH.labels(analyzer).set(depth)
+
+
+@contextlib.contextmanager
+def subscription_running(transport: str) -> Iterator[None]:
+    """Counts a subscription in jobql_subscriptions for as long as the block runs."""
+    gauge = SUBSCRIPTIONS.labels(transport)
+    gauge.inc()
+    try:
+        yield
+    finally:
+        gauge.dec()
+
+
+def observe_live_lag(at: datetime) -> None:
+    """A live event handed over now; `at` is its timestamp (clocks of other hosts may be a
+    little off: a negative lag counts as 0)."""
+    LIVE_LAG.observe(max(0.0, (datetime.now(UTC) - at).total_seconds()))
 
 
 def exposition() -> bytes:

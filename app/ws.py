@@ -1,10 +1,12 @@
-"""The process's live WebSocket connections: counted, kept alive, and their keys re-checked.
+"""The process's live connections: WebSockets counted, kept alive, and the keys of every
+WebSocket and GraphQL SSE stream re-checked.
 
 One task per process, not one per connection: every `live_auth_recheck_seconds` it asks the
-database, in one statement for all connections, which of their keys are still good, and
-closes with 4403 those whose key was deleted or whose user was locked (so within 5 s); it
-also sends a graphql-transport-ws ping to those idle for `live_keepalive_seconds`, so that
-proxies keep them open and dead peers are found.
+database, in one statement for all connections, which of their keys are still good, closes
+with 4403 the WebSockets whose key was revoked or expired or whose user was locked, and ends
+the SSE streams of those keys (app/sse.py) — so within 5 s; it also sends a
+graphql-transport-ws ping to the WebSockets idle for `live_keepalive_seconds`, so that proxies
+keep them open and dead peers are found.
 """
 
 from __future__ import annotations
@@ -40,11 +42,20 @@ class _Live:
         )
 
 
+@dataclass(eq=False, slots=True)
+class Stream:
+    """A GraphQL SSE stream: `revoked` is set when its key is no longer valid."""
+
+    key_id: str
+    revoked: asyncio.Event = field(default_factory=asyncio.Event)
+
+
 class LiveConnections:
     def __init__(self, db: Database, settings: Settings) -> None:
         self.db, self.settings = db, settings
         self._pending: set[int] = set()  # ids of the scopes admitted, not yet authenticated
         self._live: set[_Live] = set()
+        self._streams: set[Stream] = set()
         self._task: asyncio.Task[None] | None = None
 
     def __len__(self) -> int:
@@ -61,6 +72,20 @@ class LiveConnections:
     def authenticated(self, websocket: WebSocket, key_id: str) -> None:
         self._pending.discard(id(websocket.scope))
         self._live.add(_Live(websocket, key_id))
+        self._start()
+
+    def stream_opened(self, key_id: str) -> Stream:
+        """An SSE stream of `key_id` began; it is not counted against max_connections (its
+        request already is, by uvicorn)."""
+        stream = Stream(key_id)
+        self._streams.add(stream)
+        self._start()
+        return stream
+
+    def stream_closed(self, stream: Stream) -> None:
+        self._streams.discard(stream)
+
+    def _start(self) -> None:
         if self._task is None or self._task.done():
             self._task = asyncio.create_task(self._watch(), name="jobql live connections")
 
@@ -73,7 +98,7 @@ class LiveConnections:
         self._live = {c for c in self._live if c.open}
 
     async def _watch(self) -> None:
-        while self._live:
+        while self._live or self._streams:
             await asyncio.sleep(self.settings.live_auth_recheck_seconds)
             self._prune()
             try:
@@ -83,8 +108,13 @@ class LiveConnections:
             await self._ping()
 
     async def _recheck(self) -> None:
-        connections = list(self._live)
-        valid = await keys_still_valid(self.db, {c.key_id for c in connections})
+        connections, streams = list(self._live), list(self._streams)
+        keys = {c.key_id for c in connections} | {s.key_id for s in streams}
+        valid = await keys_still_valid(self.db, keys)
+        for stream in streams:
+            if stream.key_id not in valid:
+                self._streams.discard(stream)
+                stream.revoked.set()
         for connection in connections:
             if connection.key_id not in valid:
                 self._live.discard(connection)

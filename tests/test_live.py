@@ -1,5 +1,5 @@
 """Live updates over real HTTP and WebSocket, on both databases: delivery, resume, polling,
-tenancy, limits and revocation."""
+tenancy and limits (revocation: tests/test_live_revocation.py)."""
 
 from __future__ import annotations
 
@@ -9,9 +9,7 @@ import json
 from typing import Any
 
 import httpx
-from sqlalchemy import update
 
-from app.db.models import users
 from tests.live_support import CANCEL, POLL, UPDATES, live
 from tests.mutation_support import job_ids
 from tests.queue_support import claim, new_analyzer, submit, worker_key
@@ -120,18 +118,6 @@ async def test_a_bad_cursor_is_bad_input_and_reveals_nothing(env: Env) -> None:
         assert message["type"] in ("next", "error"), message
         errors = message["payload"]["errors"] if message["type"] == "next" else message["payload"]
         assert errors[0]["extensions"]["code"] == "BAD_USER_INPUT"
-
-
-async def test_a_locked_user_is_disconnected_with_4403(env: Env) -> None:
-    async with serve(env) as url, live(url, "demo.analyze") as client:
-        await client.subscribe("1", UPDATES)
-        await asyncio.sleep(0.2)
-        async with env.app.state.db.write() as conn:
-            await conn.execute(
-                update(users).where(users.c.login == "analyst@demo").values(locked=True)
-            )
-        code, _ = await asyncio.wait_for(client.closed, 5)
-        assert code == 4403
 
 
 async def test_an_unknown_key_is_refused_with_4403(env: Env) -> None:

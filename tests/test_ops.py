@@ -150,8 +150,9 @@ async def test_metrics_count_requests_by_operation_and_status(env: Env) -> None:
     assert value(after, count, route="graphql") - value(before, count, route="graphql") == 3
     assert value(after, "jobql_db_pool_size") == env.settings.pool_size
     assert value(after, "jobql_db_pool_in_use") >= 0
-    for gauge in ("jobql_subscriptions", "jobql_live_lag_seconds_count"):
-        assert (gauge, frozenset()) in after
+    for transport in ("websocket", "sse"):
+        assert ("jobql_subscriptions", frozenset({("transport", transport)})) in after
+    assert ("jobql_live_lag_seconds_count", frozenset()) in after
 
 
 async def test_metrics_show_queue_depth_and_claims(env: Env) -> None:

@@ -291,7 +291,14 @@ def test_worker_help_lists_its_flags() -> None:
     shown = subprocess.run(
         [str(jobql_command()), "worker", "--help"], capture_output=True, text=True, check=True
     ).stdout
-    for flag in ("--url", "--key", "--analyzers", "--concurrency", "--lease-seconds"):
+    for flag in (
+        "--url",
+        "--key",
+        "--analyzers",
+        "--concurrency",
+        "--lease-seconds",
+        "--no-control",
+    ):
         assert flag in shown
 
 

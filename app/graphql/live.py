@@ -10,7 +10,9 @@ from enum import Enum
 from typing import Annotated
 
 import strawberry
+from starlette.websockets import WebSocket
 
+from app import metrics
 from app.auth import Role
 from app.errors import BadUserInput
 from app.graphql.context import Info
@@ -112,10 +114,17 @@ async def updates(
 ) -> AsyncGenerator[JobUpdate, None]:
     context = info.context
     stream = context.live.stream(wanted, after, key=context.key_id, check=check)
-    async with contextlib.aclosing(stream):
-        async for entry in stream:
-            context.renew_loaders()  # relations of this update read as they are now
-            yield JobUpdate.of(entry)
+    with _running(info):
+        async with contextlib.aclosing(stream):
+            async for entry in stream:
+                context.renew_loaders()  # relations of this update read as they are now
+                yield JobUpdate.of(entry)
+
+
+def _running(info: Info) -> contextlib.AbstractContextManager[None]:
+    """The subscription counted in jobql_subscriptions, by transport, while it runs."""
+    transport = "websocket" if isinstance(info.context.request, WebSocket) else "sse"
+    return metrics.subscription_running(transport)
 
 
 @strawberry.enum(description="What a worker is told live.")
@@ -133,6 +142,14 @@ class WorkerSignal:
     kind: WorkerSignalKind = strawberry.field(description="What happened.")
     job_id: strawberry.ID | None = strawberry.field(description="The job concerned.")
     analyzer_id: strawberry.ID | None = strawberry.field(description="Its analyzer.")
+
+
+def _worker_signal(signal: worker_signals.Signal) -> WorkerSignal:
+    return WorkerSignal(
+        kind=WorkerSignalKind(signal.kind),
+        job_id=strawberry.ID(signal.job_id) if signal.job_id else None,
+        analyzer_id=strawberry.ID(signal.analyzer_id) if signal.analyzer_id else None,
+    )
 
 
 @strawberry.type(description="Live updates: everything that happens to the organization's jobs.")
@@ -154,13 +171,10 @@ class Subscription:
         stream = worker_signals.signals(
             context.live, context.principal.organization, worker_id, key=context.key_id
         )
-        async with contextlib.aclosing(stream):
-            async for signal in stream:
-                yield WorkerSignal(
-                    kind=WorkerSignalKind(signal.kind),
-                    job_id=strawberry.ID(signal.job_id) if signal.job_id else None,
-                    analyzer_id=strawberry.ID(signal.analyzer_id) if signal.analyzer_id else None,
-                )
+        with _running(info):
+            async with contextlib.aclosing(stream):
+                async for signal in stream:
+                    yield _worker_signal(signal)
 
     @strawberry.subscription(
         description='The organization\'s job events as they commit. `after: "HEAD"`: only '

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from app.config import Settings
 from app.db.engine import Database
 from app.errors import DomainError
+from app.metrics import observe_live_lag
 from app.services.eventlog import (
     Entry,
     LogFilter,
@@ -117,6 +118,7 @@ class Hub:
                     )
                 assert isinstance(item, Entry)
                 subscriber.delivered = item.position
+                observe_live_lag(item.event.at)
                 yield item
         finally:
             self._per_key[key] -= 1

@@ -1,4 +1,5 @@
-"""The worker loop: claim (long-poll), heartbeat, run, complete or fail; release on shutdown."""
+"""The worker loop: claim (long-poll), heartbeat, run, complete or fail; release on shutdown.
+Live signals (app/worker/control.py) hurry the cancels and the claims."""
 
 from __future__ import annotations
 
@@ -22,15 +23,16 @@ from app.worker.client import (
     LeaseRef,
 )
 from app.worker.client.async_base_client import HttpClient
-from app.worker.client.enums import LeaseState
+from app.worker.client.enums import LeaseState, WorkerSignalKind
+from app.worker.control import Signal, listen, ws_endpoint
 from app.worker.discovery import runnable_analyzers
 from app.worker.execution import Outcome, execute
+from app.worker.retry import RETRY_SECONDS, backoff
 
 log = logging.getLogger("jobql.worker")
 
 CLAIM_WAIT_SECONDS = 8  # the server's long-poll maximum, and the default
 MAX_CLAIM = 100  # the server's most jobs per claim
-RETRY_SECONDS = (0.5, 1, 2, 4, 8)  # back-off while the server cannot be reached
 REPORT_ATTEMPTS = 5
 
 
@@ -49,6 +51,7 @@ class WorkerOptions:
     lease_seconds: int = 60
     wait_seconds: int = CLAIM_WAIT_SECONDS
     max_download_bytes: int = 100 * 1024 * 1024
+    control: bool = True  # subscribe to workerControl (--no-control: heartbeats and claims only)
 
     @property
     def endpoint(self) -> str:
@@ -78,6 +81,8 @@ class Worker:
     analyzers: dict[str, BuiltIn] = field(default_factory=dict)
     running: dict[str, Running] = field(default_factory=dict)
     stopping: asyncio.Event = field(default_factory=asyncio.Event)
+    work: asyncio.Event = field(default_factory=asyncio.Event)  # JOBS_AVAILABLE since the claim
+    beats: set[asyncio.Task[None]] = field(default_factory=set)  # heartbeats a CANCEL asked for
 
     async def run(self) -> None:
         self.analyzers = await self._discover()
@@ -85,11 +90,15 @@ class Worker:
             return
         names = sorted({f"{b.name} ({i})" for i, b in self.analyzers.items()})
         log.info("worker %s runs %s", self.options.worker_id, ", ".join(names))
-        heartbeats = asyncio.create_task(self._heartbeats())
+        background = [asyncio.create_task(self._heartbeats())]
+        if self.options.control:
+            control = listen(self.client, self.options.worker_id, self._on_signal)
+            background.append(asyncio.create_task(control))
         try:
             await self._claim_loop()
         finally:
-            heartbeats.cancel()
+            for task in (*background, *self.beats):
+                task.cancel()
             await self._shut_down()
 
     async def _discover(self) -> dict[str, BuiltIn]:
@@ -103,7 +112,7 @@ class Worker:
             except httpx.TransportError as error:
                 if self.stopping.is_set():
                     return {}
-                delay = RETRY_SECONDS[min(failures, len(RETRY_SECONDS) - 1)]
+                delay = backoff(failures)
                 failures += 1
                 log.warning(
                     "cannot reach %s (%r); again in %ss", self.options.endpoint, error, delay
@@ -119,6 +128,7 @@ class Worker:
             if free <= 0:
                 await self._until_a_slot_frees()
                 continue
+            self.work.clear()  # a signal from now on is news to the claim below
             try:
                 payload = (await self.client.claim_jobs(input=self._claim(free))).claim_jobs
             except GraphQLClientGraphQLMultiError as error:
@@ -126,17 +136,17 @@ class Worker:
             except (httpx.TransportError, GraphQLClientHttpError) as error:
                 if isinstance(error, GraphQLClientHttpError) and not _passing(error):
                     raise
-                delay = RETRY_SECONDS[min(failures, len(RETRY_SECONDS) - 1)]
+                delay = backoff(failures)
                 failures += 1
                 log.warning("claim failed (%r); again in %ss", error, delay)
-                await self._pause(delay)
+                await self._idle(delay)
                 continue
             failures = 0
             for lease in payload.leases:
                 self._start(lease)
             if not payload.leases:
                 # Limits held work back (retryAfterSeconds), or the long-poll ended empty.
-                await self._pause(min(payload.retry_after_seconds or 0.2, CLAIM_WAIT_SECONDS))
+                await self._idle(min(payload.retry_after_seconds or 0.2, CLAIM_WAIT_SECONDS))
 
     def _claim(self, free: int) -> ClaimJobsInput:
         # Claims run to the end even when a signal comes meanwhile (at most the long-poll,
@@ -176,6 +186,18 @@ class Worker:
     async def _pause(self, seconds: float) -> None:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self.stopping.wait(), seconds)
+
+    async def _idle(self, seconds: float) -> None:
+        """The claim loop's pause: cut short by stopping, or by work that a signal announced."""
+        stop = asyncio.create_task(self.stopping.wait())
+        work = asyncio.create_task(self.work.wait())
+        try:
+            await asyncio.wait([stop, work], timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            stop.cancel()
+            work.cancel()
+        if self.work.is_set() and not self.stopping.is_set():
+            log.info("work arrived (signal): claiming now")
 
     # --- one job -------------------------------------------------------------------------------
 
@@ -236,16 +258,33 @@ class Worker:
         while True:
             await asyncio.sleep(interval)
             held = [r for r in self.running.values() if not r.reporting and r.stopped is None]
-            if not held:
-                continue
-            try:
-                answers = (await self.client.heartbeat(leases=[r.ref for r in held])).heartbeat
-            except Exception:  # the heartbeats must go on whatever one of them met
-                log.warning("heartbeat failed; the next one in %ss", interval, exc_info=True)
-                continue
-            for answer in answers:
-                if answer.state is not LeaseState.HELD:
-                    self._stop_job(answer.job_id, answer.state)
+            if held:
+                await self._beat(held, f"the next one in {interval:g}s")
+
+    async def _beat(self, held: list[Running], then: str) -> None:
+        try:
+            answers = (await self.client.heartbeat(leases=[r.ref for r in held])).heartbeat
+        except Exception:  # the heartbeats must go on whatever one of them met
+            log.warning("heartbeat failed; %s", then, exc_info=True)
+            return
+        for answer in answers:
+            if answer.state is not LeaseState.HELD:
+                self._stop_job(answer.job_id, answer.state)
+
+    def _on_signal(self, signal: Signal) -> None:
+        if signal.kind is WorkerSignalKind.JOBS_AVAILABLE:
+            if signal.analyzer_id is None or signal.analyzer_id in self.analyzers:
+                self.work.set()
+            return
+        held = self.running.get(signal.job_id or "")
+        if held is None or held.reporting or held.stopped is not None:
+            return
+        # The signal says "ask now": the heartbeat's answer is what stops the job, so a
+        # signal about another lease of the job (or a stale one) changes nothing.
+        log.info("job %s: cancel signal, heartbeat now", held.lease.job.id)
+        beat = asyncio.create_task(self._beat([held], "the periodic one will ask again"))
+        self.beats.add(beat)
+        beat.add_done_callback(self.beats.discard)
 
     def _stop_job(self, job_id: str, state: LeaseState) -> None:
         held = self.running.get(job_id)
@@ -305,6 +344,7 @@ def _because(outcome: Outcome) -> str:
 async def run_worker(options: WorkerOptions) -> None:
     """Runs until SIGTERM or SIGINT, then releases its leases and returns."""
     headers = {"Authorization": f"Bearer {options.key}"}
+    ws_url = ws_endpoint(options.endpoint)
     # The client's timeout must outlast the claim's long-poll.
     timeout = httpx.Timeout(options.wait_seconds + 30.0, connect=10.0)
     async with (
@@ -312,7 +352,12 @@ async def run_worker(options: WorkerOptions) -> None:
         httpx.AsyncClient(timeout=timeout) as downloads,
         # ariadne-codegen's HttpClient protocol spells httpx's post() less strictly than httpx
         # does; an httpx.AsyncClient is what the generated client builds by default.
-        JobqlWorkerClient(url=options.endpoint, http_client=cast(HttpClient, api)) as client,
+        JobqlWorkerClient(
+            url=options.endpoint,
+            http_client=cast(HttpClient, api),
+            ws_url=ws_url,
+            ws_headers=headers,  # the server takes the key in the upgrade request's header too
+        ) as client,
     ):
         worker = Worker(options, client, downloads)
         loop = asyncio.get_running_loop()
