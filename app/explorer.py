@@ -29,8 +29,17 @@ ASSET_FILES: Mapping[str, str] = {
     "react-dom.production.min.js": "react-dom/umd/react-dom.production.min.js",
     "graphiql.min.js": "graphiql/graphiql.min.js",
     "graphiql.min.css": "graphiql/graphiql.min.css",
+    # GraphiQL bundles a graphql-ws of its own but builds its client only from `subscriptionUrl`,
+    # with no say on retries or on which headers go into connection_init: the bootstrap makes
+    # its own client from this one.
+    "graphql-ws.min.js": "graphql-ws/umd/graphql-ws.min.js",
 }
-SCRIPTS = ("react.production.min.js", "react-dom.production.min.js", "graphiql.min.js")
+SCRIPTS = (
+    "react.production.min.js",
+    "react-dom.production.min.js",
+    "graphiql.min.js",
+    "graphql-ws.min.js",
+)
 STYLESHEET = "graphiql.min.css"
 
 # Each URL carries its package's version, so a day of caching never outlives an upgrade.
@@ -65,24 +74,7 @@ HEADERS_PLACEHOLDER = '{\n  "Authorization": "Bearer <paste your API key here>"\
 
 # Constant, so its CSP hash is computed once; per-page values travel in a JSON data block,
 # which the browser never executes and CSP does not govern.
-BOOTSTRAP_JS = """\
-(function () {
-  "use strict";
-  var config = JSON.parse(document.getElementById("jobql-explorer-config").textContent);
-  // GraphiQL's dialogs add a <style> element at run time; it stamps it with this nonce.
-  window.__webpack_nonce__ = config.styleNonce;
-  var props = {
-    fetcher: GraphiQL.createFetcher({ url: config.url }),
-    defaultQuery: config.query,
-    headers: config.headers,
-    defaultHeaders: config.headers,
-    shouldPersistHeaders: false,
-    defaultEditorToolsVisibility: config.showHeaders ? "headers" : true
-  };
-  var root = ReactDOM.createRoot(document.getElementById("graphiql"));
-  root.render(React.createElement(GraphiQL, props));
-})();
-"""
+BOOTSTRAP_JS = (Path(__file__).parent / "explorer.js").read_text()
 
 
 def csp_hash(source: str) -> str:

@@ -29,7 +29,7 @@ ARTIFACTS = ROOT / "tests" / "artifacts"
 README_SCREENSHOT = ROOT / "docs" / "img" / "graphiql.png"
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 BROWSER_SECONDS = 180
-VERSIONS = {"graphiql": "3.9.0", "react": "18.3.1", "react-dom": "18.3.2"}
+VERSIONS = {"graphiql": "3.9.0", "graphql-ws": "6.4.2", "react": "18.3.1", "react-dom": "18.3.2"}
 
 
 class PageParts(HTMLParser):
@@ -178,7 +178,7 @@ async def test_embedded_values_cannot_break_out_of_the_script(fake_assets: Path)
     config_block = response.text.split('id="jobql-explorer-config">')[1].split("</script>")[0]
     for raw in ("<", ">", "&", "\u2028", "\u2029"):
         assert raw not in config_block
-    assert response.text.count("<script") == 5  # 3 assets, the config block, the bootstrap
+    assert response.text.count("<script") == 6  # 4 assets, the config block, the bootstrap
     assert json.loads(str(page_config(response.text)["headers"]))["Authorization"].endswith(hostile)
 
 
@@ -275,7 +275,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
         yield running
 
 
-def test_explorer_runs_a_jobs_query_in_chromium(server: LiveServer) -> None:
+def test_explorer_runs_a_query_and_a_subscription_in_chromium(server: LiveServer) -> None:
     node = require_browser_tools()
     screenshots = [ARTIFACTS / "graphiql.png"]
     # The README's picture changes only when asked, so a test run leaves the work tree clean.
@@ -285,6 +285,7 @@ def test_explorer_runs_a_jobs_query_in_chromium(server: LiveServer) -> None:
         **os.environ,
         "JOBQL_URL": server.url,
         "JOBQL_DEMO_KEY": server.read_key,
+        "JOBQL_ANALYZE_KEY": server.demo_keys["analyst@demo"],
         "SCREENSHOTS": ",".join(str(path) for path in screenshots),
         "CHROMIUM": CHROMIUM,
     }
@@ -299,8 +300,12 @@ def test_explorer_runs_a_jobs_query_in_chromium(server: LiveServer) -> None:
     )
     assert result.returncode == 0, f"{result.stderr}\n{result.stdout}"
     seen = json.loads(result.stdout.strip().splitlines()[-1])
-    requests = [line.split(" ", 1)[1] for line in seen["requests"]]
+    kinds = [line.split(" ", 1) for line in seen["requests"]]
+    requests = [url for kind, url in kinds if kind != "WEBSOCKET"]
     assert all(url.startswith(server.url + "/") for url in requests), requests
+    sockets = {url for kind, url in kinds if kind == "WEBSOCKET"}
+    assert sockets == {server.url.replace("http://", "ws://") + "/graphql"}, sockets
+    assert seen["subscribedJob"]  # its event reached the result pane
     assert any(url.startswith(f"{server.url}/graphql/assets/graphiql.min.js") for url in requests)
     assert seen["jobs"] > 0
     for path in screenshots:
