@@ -11,6 +11,9 @@
   var socket = new URL(endpoint.href);
   socket.protocol = endpoint.protocol === "https:" ? "wss:" : "ws:";
   var overHttp = GraphiQL.createFetcher({ url: endpoint.href });
+  var INTROSPECT_DELAY_MS = 400;
+  var NO_KEY = "Put your API key in the Headers tab ({\"Authorization\": \"Bearer jq_...\"}): "
+    + "the schema and its documentation load as soon as it is there";
 
   function authorization(headers) {
     var names = Object.keys(headers || {});
@@ -71,16 +74,71 @@
     if (isSubscription(options && options.documentAST, params.operationName)) {
       return subscription(params, options.headers);
     }
+    var key = authorization(options && options.headers);
+    if (params.operationName === "IntrospectionQuery" && (!key || key === config.placeholder)) {
+      // No key yet: say what to do, rather than ask the server for a 401.
+      return Promise.resolve({ errors: [{ message: NO_KEY }] });
+    }
     return overHttp(params, options);
   }
 
+  // GraphiQL introspects again whenever its fetcher changes: a new key (typed or pasted) loads
+  // the schema at once, without the refetch button. Debounced, so typing a key costs one request.
+  var currentKey;
+  var timer = null;
+  function headersEdited(text) {
+    window.clearTimeout(timer);
+    timer = window.setTimeout(function () {
+      var headers;
+      try {
+        headers = JSON.parse(text || "{}");
+      } catch (error) {
+        return; // half-typed JSON: wait for the next edit
+      }
+      var key = authorization(headers);
+      if (key === currentKey) return;
+      currentKey = key;
+      render(function (params, options) { return fetcher(params, options); });
+    }, INTROSPECT_DELAY_MS);
+  }
+
+  // Headers are remembered only when the user turns on "Persist headers" in the settings
+  // dialog (off by default). GraphiQL keeps that choice in localStorage but resets it to its
+  // prop at each load, so the prop must repeat the stored choice.
+  function persistHeaders() {
+    try {
+      return window.localStorage.getItem("graphiql:shouldPersistHeaders") === "true";
+    } catch (error) {
+      return false; // storage disabled: nothing is remembered
+    }
+  }
+
+  // At each load GraphiQL 3.9 stores the headers once more, before its headers editor exists,
+  // so it stores none and the key would survive one reload only; once the editor exists, store
+  // them again, through GraphiQL's own setter.
+  function KeepRememberedHeaders() {
+    var editors = GraphiQL.React.useEditorContext();
+    React.useEffect(function () {
+      if (editors.headerEditor && editors.shouldPersistHeaders) {
+        editors.setShouldPersistHeaders(true);
+      }
+    }, [editors.headerEditor]); // eslint-disable-line react-hooks/exhaustive-deps
+    return null;
+  }
+
   var root = ReactDOM.createRoot(document.getElementById("graphiql"));
-  root.render(React.createElement(GraphiQL, {
-    fetcher: fetcher,
-    defaultQuery: config.query,
-    headers: config.headers,
-    defaultHeaders: config.headers,
-    shouldPersistHeaders: false,
-    defaultEditorToolsVisibility: config.showHeaders ? "headers" : true,
-  }));
+  var shouldPersistHeaders = persistHeaders();
+  function render(currentFetcher) {
+    root.render(React.createElement(GraphiQL, {
+      fetcher: currentFetcher,
+      defaultQuery: config.query,
+      defaultHeaders: config.headers,
+      onEditHeaders: headersEdited,
+      shouldPersistHeaders: shouldPersistHeaders,
+      showPersistHeadersSettings: true,
+      defaultEditorToolsVisibility: config.showHeaders ? "headers" : true,
+      toolbar: { additionalContent: React.createElement(KeepRememberedHeaders) },
+    }));
+  }
+  render(fetcher);
 })();

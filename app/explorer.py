@@ -70,11 +70,12 @@ query LatestReports {
   }
 }
 """
-HEADERS_PLACEHOLDER = '{\n  "Authorization": "Bearer <paste your API key here>"\n}'
+PLACEHOLDER_AUTHORIZATION = "Bearer <paste your API key here>"
+HEADERS_PLACEHOLDER = json.dumps({"Authorization": PLACEHOLDER_AUTHORIZATION}, indent=2)
 
 # Constant, so its CSP hash is computed once; per-page values travel in a JSON data block,
 # which the browser never executes and CSP does not govern.
-BOOTSTRAP_JS = (Path(__file__).parent / "explorer.js").read_text()
+BOOTSTRAP_JS = (Path(__file__).parent / "explorer.js").read_text(encoding="utf-8")
 
 
 def csp_hash(source: str) -> str:
@@ -147,6 +148,7 @@ def explorer_config(settings: Settings, *, graphql_url: str = "/graphql") -> dic
         "query": EXAMPLE_QUERY,
         "headers": headers,
         "showHeaders": bool(settings.demo_api_key),
+        "placeholder": PLACEHOLDER_AUTHORIZATION,
     }
 
 

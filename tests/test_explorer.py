@@ -11,6 +11,7 @@ import subprocess
 from collections.abc import AsyncIterator, Iterator
 from html.parser import HTMLParser
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -21,7 +22,7 @@ from starlette.routing import Mount, Route
 
 from app import explorer
 from app.config import Settings
-from tests.live_server import LiveServer, live_server
+from tests.live_server import LiveServer, jobql, live_server
 
 ROOT = Path(__file__).resolve().parents[1]
 BROWSER_SCRIPT = ROOT / "tests" / "browser" / "explorer.mjs"
@@ -170,6 +171,8 @@ async def test_without_demo_key_the_headers_show_a_placeholder(fake_assets: Path
     assert "jq_" not in str(config["headers"])
     assert "Bearer <paste your API key here>" in str(config["headers"])
     assert config["showHeaders"] is False
+    # The page sends no introspection while the Headers tab holds only this.
+    assert config["placeholder"] == "Bearer <paste your API key here>"
 
 
 async def test_embedded_values_cannot_break_out_of_the_script(fake_assets: Path) -> None:
@@ -275,38 +278,62 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
         yield running
 
 
-def test_explorer_runs_a_query_and_a_subscription_in_chromium(server: LiveServer) -> None:
+def run_browser(server: LiveServer, **env: str) -> dict[str, Any]:
+    """tests/browser/explorer.mjs against `server`; what it saw (its last line)."""
     node = require_browser_tools()
-    screenshots = [ARTIFACTS / "graphiql.png"]
-    # The README's picture changes only when asked, so a test run leaves the work tree clean.
-    if os.environ.get("JOBQL_UPDATE_SCREENSHOTS"):
-        screenshots.append(README_SCREENSHOT)
-    env = {
-        **os.environ,
-        "JOBQL_URL": server.url,
-        "JOBQL_DEMO_KEY": server.read_key,
-        "JOBQL_ANALYZE_KEY": server.demo_keys["analyst@demo"],
-        "SCREENSHOTS": ",".join(str(path) for path in screenshots),
-        "CHROMIUM": CHROMIUM,
-    }
     result = subprocess.run(
         [node, str(BROWSER_SCRIPT)],
         cwd=ROOT,
-        env=env,
+        env={**os.environ, "JOBQL_URL": server.url, "CHROMIUM": CHROMIUM, **env},
         capture_output=True,
         text=True,
         timeout=BROWSER_SECONDS,
         check=False,
     )
     assert result.returncode == 0, f"{result.stderr}\n{result.stdout}"
-    seen = json.loads(result.stdout.strip().splitlines()[-1])
+    seen: dict[str, Any] = json.loads(result.stdout.strip().splitlines()[-1])
     kinds = [line.split(" ", 1) for line in seen["requests"]]
     requests = [url for kind, url in kinds if kind != "WEBSOCKET"]
     assert all(url.startswith(server.url + "/") for url in requests), requests
-    sockets = {url for kind, url in kinds if kind == "WEBSOCKET"}
-    assert sockets == {server.url.replace("http://", "ws://") + "/graphql"}, sockets
-    assert seen["subscribedJob"]  # its event reached the result pane
     assert any(url.startswith(f"{server.url}/graphql/assets/graphiql.min.js") for url in requests)
+    seen["sockets"] = {url for kind, url in kinds if kind == "WEBSOCKET"}
+    return seen
+
+
+def test_explorer_runs_a_query_and_a_subscription_in_chromium(server: LiveServer) -> None:
+    screenshots = [ARTIFACTS / "graphiql.png"]
+    # The README's picture changes only when asked, so a test run leaves the work tree clean.
+    if os.environ.get("JOBQL_UPDATE_SCREENSHOTS"):
+        screenshots.append(README_SCREENSHOT)
+    seen = run_browser(
+        server,
+        JOBQL_DEMO_KEY=server.read_key,
+        JOBQL_ANALYZE_KEY=server.demo_keys["analyst@demo"],
+        SCREENSHOTS=",".join(str(path) for path in screenshots),
+    )
+    assert seen["sockets"] == {server.url.replace("http://", "ws://") + "/graphql"}
+    assert seen["subscribedJob"]  # its event reached the result pane
     assert seen["jobs"] > 0
     for path in screenshots:
         assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.fixture(scope="module")
+def keyed_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LiveServer, str]]:
+    """`jobql serve` without --demo, on a database set up with the CLI alone, and its one key."""
+    workdir = tmp_path_factory.mktemp("explorer-keyed")
+    jobql(workdir, "db", "upgrade")
+    jobql(workdir, "org", "create", "initech", "--name", "Initech")
+    key = jobql(workdir, "apikey", "create", "--org", "initech", "--login", "peter@initech")
+    with live_server(workdir, demo=False) as running:
+        yield running, key.strip()
+
+
+def test_without_demo_a_pasted_key_loads_the_schema_and_is_remembered_only_if_asked(
+    keyed_server: tuple[LiveServer, str],
+) -> None:
+    server, key = keyed_server
+    seen = run_browser(server, JOBQL_PASTE_KEY=key)
+    assert seen["pasted"] and seen["keptOverReloads"] == 2
+    introspections = [line for line in seen["requests"] if line.startswith("POST")]
+    assert introspections  # after the paste, not before (the script checks that)

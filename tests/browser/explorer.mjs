@@ -9,6 +9,9 @@
 //   JOBQL_URL         base URL of a live `jobql serve --demo` (required), e.g. http://127.0.0.1:8123
 //   JOBQL_DEMO_KEY    the demo key the headers editor must show (optional)
 //   JOBQL_ANALYZE_KEY a key that may submit jobs: runs the subscription checks (optional)
+//   JOBQL_PASTE_KEY   instead of the above, for a server without --demo: paste this key into
+//                     the Headers tab, see the schema load, and check that a reload keeps it
+//                     only once "Persist headers" is on
 //   SCREENSHOTS       comma-separated PNG paths to write (optional)
 //   CHROMIUM          browser executable (default /usr/bin/chromium)
 // Prints one JSON line with what it saw; exits 1 with a reason on the first failed check.
@@ -20,6 +23,7 @@ import { chromium } from "playwright-core";
 const baseUrl = process.env.JOBQL_URL;
 const demoKey = process.env.JOBQL_DEMO_KEY || "";
 const analyzeKey = process.env.JOBQL_ANALYZE_KEY || "";
+const pasteKey = process.env.JOBQL_PASTE_KEY || "";
 const screenshots = (process.env.SCREENSHOTS || "").split(",").filter(Boolean);
 const executablePath = process.env.CHROMIUM || "/usr/bin/chromium";
 const TIMEOUT_MS = 30_000;
@@ -211,11 +215,91 @@ async function runSubscriptionWithRefusedKey(page) {
   await setEditor(page, HEADERS_EDITOR, headers);
 }
 
+const PLACEHOLDER = "Bearer <paste your API key here>";
+
+async function showHeaders(page) {
+  await page.locator(".graphiql-editor-tools").getByRole("button", { name: "Headers" }).click();
+  await page.locator(HEADERS_EDITOR).waitFor({ timeout: TIMEOUT_MS });
+}
+
+async function reload(page) {
+  await page.reload({ waitUntil: "load" });
+  await page.locator(QUERY_EDITOR).waitFor({ timeout: TIMEOUT_MS });
+  await showHeaders(page);
+  return editorText(page, HEADERS_EDITOR);
+}
+
+// As a user pastes: into the focused editor, replacing what it held.
+async function paste(page, text) {
+  await page.locator(HEADERS_EDITOR).click();
+  await page.keyboard.press("Control+A");
+  await page.keyboard.insertText(text);
+}
+
+async function schemaShown(page) {
+  const docs = page.locator(".graphiql-doc-explorer");
+  await docs.getByText("Root Types").waitFor({ timeout: TIMEOUT_MS });
+  await docs.getByText("Query", { exact: true }).first().waitFor({ timeout: TIMEOUT_MS });
+}
+
+async function setPersistHeaders(page, on) {
+  await page.locator('button[aria-label="Open settings dialog"]').click();
+  await page.locator(on ? "#enable-persist-headers" : "#disable-persist-headers").click();
+  await page.keyboard.press("Escape");
+  await page.locator(".graphiql-dialog").waitFor({ state: "detached", timeout: TIMEOUT_MS });
+}
+
+async function remembered(page) {
+  return page.evaluate((key) => JSON.stringify({ ...localStorage }).includes(key), pasteKey);
+}
+
+// Without --demo: the schema loads once a key is pasted (no refetch click), and a reload keeps
+// the key only while "Persist headers" is on (off by default).
+async function pasteKeyAndReload(page, requests) {
+  await showHeaders(page);
+  const first = await editorText(page, HEADERS_EDITOR);
+  if (!first.includes(PLACEHOLDER)) fail(`headers editor does not hold the placeholder: ${first}`);
+  await page.locator('button[aria-label="Show Documentation Explorer"]').click();
+  const asked = requests.seen.filter((line) => line.startsWith("POST")).length;
+  if (asked) fail(`the placeholder was sent to the server (${asked} POSTs)`);
+  await paste(page, JSON.stringify({ Authorization: `Bearer ${pasteKey}` }));
+  await schemaShown(page);
+  const steps = { pasted: true };
+  if ((await reload(page)).includes(pasteKey)) fail("the key survived a reload with Persist headers off");
+  if (await remembered(page)) fail("the key is in localStorage with Persist headers off");
+  await setPersistHeaders(page, true);
+  await paste(page, JSON.stringify({ Authorization: `Bearer ${pasteKey}` }));
+  // GraphiQL stores the headers 500 ms after an edit.
+  await page.waitForFunction((key) => (localStorage.getItem("graphiql:headers") || "").includes(key), pasteKey);
+  for (const round of [1, 2]) {
+    const kept = await reload(page);
+    if (!kept.includes(pasteKey)) fail(`reload ${round} with Persist headers on lost the key: ${kept}`);
+    await page.locator('button[aria-label="Show Documentation Explorer"]').click();
+    await schemaShown(page);
+    await page.locator('button[aria-label="Hide Documentation Explorer"]').click();
+  }
+  steps.keptOverReloads = 2;
+  await setPersistHeaders(page, false);
+  if (await remembered(page)) fail("turning Persist headers off left the key in localStorage");
+  if ((await reload(page)).includes(pasteKey)) fail("the key survived a reload after Persist headers off");
+  return steps;
+}
+
 async function saveScreenshots(page) {
   for (const path of screenshots) {
     mkdirSync(dirname(path), { recursive: true });
     await page.screenshot({ path });
   }
+}
+
+async function demoChecks(page) {
+  const editors = await checkEditors(page);
+  const jobs = await runQuery(page);
+  await saveScreenshots(page);
+  await browseDocsAndSettings(page);
+  const subscribedJob = analyzeKey ? await runSubscription(page) : null;
+  if (analyzeKey) await runSubscriptionWithRefusedKey(page);
+  return { jobs, subscribedJob, headers: editors.headers };
 }
 
 async function main() {
@@ -241,18 +325,12 @@ async function main() {
     page.on("pageerror", (error) => errors.push(String(error)));
     page.on("console", (msg) => msg.type() === "error" && errors.push(msg.text()));
     await openExplorer(page, origin);
-    const editors = await checkEditors(page);
-    const jobs = await runQuery(page);
-    await saveScreenshots(page);
-    await browseDocsAndSettings(page);
-    const subscribedJob = analyzeKey ? await runSubscription(page) : null;
-    if (analyzeKey) await runSubscriptionWithRefusedKey(page);
+    const seen = pasteKey ? await pasteKeyAndReload(page, requests) : await demoChecks(page);
     const violations = await page.evaluate(() => window.__cspViolations);
     if (violations.length) fail(`CSP violations: ${violations.join("; ")}`);
     if (requests.foreign.length) fail(`requests left the origin: ${requests.foreign.join(", ")}`);
     if (errors.length) fail(`errors in the page: ${errors.join("; ")}`);
-    const seen = { ok: true, jobs, subscribedJob, requests: requests.seen, headers: editors.headers };
-    console.log(JSON.stringify(seen));
+    console.log(JSON.stringify({ ok: true, ...seen, requests: requests.seen }));
   } finally {
     await context.close();
     rmSync(profile, { recursive: true, force: true });
