@@ -6,6 +6,7 @@ import base64
 import hashlib
 import html
 import json
+import logging
 import os
 import secrets
 from collections.abc import Mapping
@@ -18,6 +19,7 @@ from starlette.types import ASGIApp, Scope
 
 from app.config import Settings
 
+log = logging.getLogger("jobql.explorer")
 ASSETS_URL = "/graphql/assets"
 ASSETS_ENV = "JOBQL_EXPLORER_ASSETS"
 INSTALL_HINT = "npm ci"
@@ -212,26 +214,46 @@ def render_page(config: dict[str, object], urls: Mapping[str, str]) -> str:
 """
 
 
-def render_install_page(missing: list[str], directory: Path) -> str:
-    """Shown instead of a broken explorer when the npm packages are not installed."""
+def render_install_page(missing: list[str]) -> str:
+    """Shown instead of a broken explorer when the npm packages are not installed.
+
+    Anyone may open it, so it names no folder of the server: the log does (`explorer_page`).
+    """
     items = "\n".join(f"    <li><code>{html.escape(rel)}</code></li>" for rel in missing)
     return f"""<!doctype html>
 <html lang="en">
 <head><meta charset="utf-8"><title>jobql explorer: assets not installed</title></head>
 <body>
   <h1>The GraphiQL explorer's assets are not installed</h1>
-  <p>jobql serves GraphiQL from pinned npm packages, never from a CDN. These files are missing
-  under <code>{html.escape(str(directory))}</code>:</p>
+  <p>jobql serves GraphiQL from pinned npm packages, never from a CDN. This server lacks these
+  files of them:</p>
   <ul>
 {items}
   </ul>
-  <p>Install them from the repository root with <code>{INSTALL_HINT}</code> (the README's
-  set-up command runs it), or point <code>{ASSETS_ENV}</code> at a <code>node_modules</code>
-  folder that has them, then reload this page.</p>
+  <p>Whoever runs the server can install them: in a clone of the repository, run
+  <code>{INSTALL_HINT}</code> at its root (the README's set-up command runs it); otherwise point
+  <code>{ASSETS_ENV}</code> at a <code>node_modules</code> folder that has them. The server's log
+  names the folder it looked in. Then reload this page.</p>
   <p>The GraphQL endpoint itself works without them: POST queries to this URL.</p>
 </body>
 </html>
 """
+
+
+_logged_missing: set[Path] = set()
+
+
+def log_missing(directory: Path, missing: list[str]) -> None:
+    """Once per folder and process: the page is opened again and again, the folder is the same."""
+    if directory not in _logged_missing:
+        _logged_missing.add(directory)
+        log.warning(
+            "the explorer's assets are missing under %s: %s (run `%s` or set %s)",
+            directory,
+            ", ".join(missing),
+            INSTALL_HINT,
+            ASSETS_ENV,
+        )
 
 
 def explorer_page(settings: Settings, *, assets_url: str = ASSETS_URL) -> Response:
@@ -239,7 +261,8 @@ def explorer_page(settings: Settings, *, assets_url: str = ASSETS_URL) -> Respon
     directory = assets_dir()
     missing = missing_assets(directory)
     if missing:
-        body = render_install_page(missing, directory)
+        log_missing(directory, missing)
+        body = render_install_page(missing)
         return HTMLResponse(body, headers=page_headers(None))
     nonce = secrets.token_urlsafe(18)
     config = {**explorer_config(settings), "styleNonce": nonce}

@@ -5,7 +5,9 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import logging
 import os
+import re
 import shutil
 import subprocess
 from collections.abc import AsyncIterator, Iterator
@@ -186,13 +188,22 @@ async def test_embedded_values_cannot_break_out_of_the_script(fake_assets: Path)
 
 
 async def test_without_assets_the_page_says_how_to_install_them(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    monkeypatch.setenv(explorer.ASSETS_ENV, str(tmp_path / "empty"))
-    response = await get_page(Settings(demo_api_key="jq_demo_key"))
-    assert response.status_code == 200
+    folder = tmp_path / "empty"
+    monkeypatch.setenv(explorer.ASSETS_ENV, str(folder))
+    with caplog.at_level(logging.WARNING, logger="jobql.explorer"):
+        response = await get_page(Settings(demo_api_key="jq_demo_key"))
+        again = await get_page(Settings(demo_api_key="jq_demo_key"))
+    assert response.status_code == again.status_code == 200
     assert "npm ci" in response.text
+    assert explorer.ASSETS_ENV in response.text
     assert "graphiql/graphiql.min.js" in response.text
+    # Anyone may open the page: it names no folder of the server, the log does (once).
+    assert str(tmp_path) not in response.text
+    assert re.search(r"(?<![<\w])/(?:[\w.-]+/)+", response.text) is None, response.text
+    logged = [r.getMessage() for r in caplog.records if r.name == "jobql.explorer"]
+    assert len(logged) == 1 and str(folder) in logged[0], logged
     assert "<script" not in response.text
     assert "jq_demo_key" not in response.text
     assert csp_directives(response.headers["content-security-policy"])["script-src"] == ["'none'"]
