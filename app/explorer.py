@@ -93,12 +93,20 @@ PAGE_CSS = "body { margin: 0; overflow: hidden; } #graphiql { height: 100vh; }"
 PAGE_CSS_HASH = csp_hash(PAGE_CSS)
 
 
+# The wheel's copy of the assets (hatch_build.py puts them there; a source tree has none).
+PACKAGED_ASSETS = Path(__file__).resolve().parent / "explorer_assets"
+REPO_NODE_MODULES = Path(__file__).resolve().parents[1] / "node_modules"
+
+
 def assets_dir() -> Path:
-    """Where the npm packages live: the repo's node_modules unless JOBQL_EXPLORER_ASSETS says."""
+    """Where the npm packages live: JOBQL_EXPLORER_ASSETS when set (an explicit setting wins),
+    else the copy an installed wheel carries, else the repository's node_modules."""
     override = os.environ.get(ASSETS_ENV)
     if override:
         return Path(override).resolve()
-    return Path(__file__).resolve().parents[1] / "node_modules"
+    if PACKAGED_ASSETS.is_dir():
+        return PACKAGED_ASSETS
+    return REPO_NODE_MODULES
 
 
 def missing_assets(directory: Path | None = None) -> list[str]:

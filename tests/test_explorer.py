@@ -214,6 +214,18 @@ def test_assets_default_to_the_repository_node_modules(monkeypatch: pytest.Monke
     assert explorer.assets_dir() == ROOT / "node_modules"
 
 
+def test_an_installed_wheel_serves_its_own_copy_unless_the_setting_says(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    packaged = tmp_path / "explorer_assets"
+    packaged.mkdir()
+    monkeypatch.setattr(explorer, "PACKAGED_ASSETS", packaged)
+    monkeypatch.delenv(explorer.ASSETS_ENV, raising=False)
+    assert explorer.assets_dir() == packaged
+    monkeypatch.setenv(explorer.ASSETS_ENV, str(tmp_path / "elsewhere"))
+    assert explorer.assets_dir() == tmp_path / "elsewhere"
+
+
 @pytest.mark.parametrize("name", sorted(explorer.ASSET_FILES))
 async def test_assets_are_served_with_cache_headers(client: httpx.AsyncClient, name: str) -> None:
     response = await client.get(f"/graphql/assets/{name}?v=3.9.0")
