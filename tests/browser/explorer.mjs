@@ -148,8 +148,10 @@ async function setEditor(page, selector, text) {
 const QUERY_EDITOR = ".graphiql-query-editor .CodeMirror";
 const HEADERS_EDITOR = ".graphiql-editor-tool .graphiql-editor:not(.hidden) .CodeMirror";
 const RESPONSE = ".graphiql-response .CodeMirror";
-const SUBSCRIPTION = `subscription Watch {
-  jobUpdates(after: "HEAD") { cursor event { status jobId } job { id status data } }
+// From a cursor taken before it starts, not from "HEAD": a job submitted before the server has
+// set the subscription up is still delivered (replayed), so the check cannot race.
+const subscriptionFrom = (cursor) => `subscription Watch {
+  jobUpdates(after: "${cursor}") { cursor event { status jobId } job { id status data } }
 }`;
 
 // Starts the editor's subscription and resolves once the server acknowledged connection_init.
@@ -180,7 +182,8 @@ async function submitJob() {
 }
 
 async function runSubscription(page) {
-  await setEditor(page, QUERY_EDITOR, SUBSCRIPTION);
+  const head = await gql('{ jobUpdates(after: "HEAD") { pageInfo { endCursor } } }', {}, analyzeKey);
+  await setEditor(page, QUERY_EDITOR, subscriptionFrom(head.jobUpdates.pageInfo.endCursor));
   // GraphiQL takes the operation's name from the editor 100 ms after an edit (and stores it).
   await page.waitForFunction(() => localStorage.getItem("graphiql:operationName") === "Watch");
   const ws = await startSubscription(page);
