@@ -6,6 +6,7 @@ import base64
 import hashlib
 import html
 import json
+import logging
 import os
 import secrets
 from collections.abc import Mapping
@@ -18,6 +19,7 @@ from starlette.types import ASGIApp, Scope
 
 from app.config import Settings
 
+log = logging.getLogger("jobql.explorer")
 ASSETS_URL = "/graphql/assets"
 ASSETS_ENV = "JOBQL_EXPLORER_ASSETS"
 INSTALL_HINT = "npm ci"
@@ -29,8 +31,17 @@ ASSET_FILES: Mapping[str, str] = {
     "react-dom.production.min.js": "react-dom/umd/react-dom.production.min.js",
     "graphiql.min.js": "graphiql/graphiql.min.js",
     "graphiql.min.css": "graphiql/graphiql.min.css",
+    # GraphiQL bundles a graphql-ws of its own but builds its client only from `subscriptionUrl`,
+    # with no say on retries or on which headers go into connection_init: the bootstrap makes
+    # its own client from this one.
+    "graphql-ws.min.js": "graphql-ws/umd/graphql-ws.min.js",
 }
-SCRIPTS = ("react.production.min.js", "react-dom.production.min.js", "graphiql.min.js")
+SCRIPTS = (
+    "react.production.min.js",
+    "react-dom.production.min.js",
+    "graphiql.min.js",
+    "graphql-ws.min.js",
+)
 STYLESHEET = "graphiql.min.css"
 
 # Each URL carries its package's version, so a day of caching never outlives an upgrade.
@@ -61,28 +72,12 @@ query LatestReports {
   }
 }
 """
-HEADERS_PLACEHOLDER = '{\n  "Authorization": "Bearer <paste your API key here>"\n}'
+PLACEHOLDER_AUTHORIZATION = "Bearer <paste your API key here>"
+HEADERS_PLACEHOLDER = json.dumps({"Authorization": PLACEHOLDER_AUTHORIZATION}, indent=2)
 
 # Constant, so its CSP hash is computed once; per-page values travel in a JSON data block,
 # which the browser never executes and CSP does not govern.
-BOOTSTRAP_JS = """\
-(function () {
-  "use strict";
-  var config = JSON.parse(document.getElementById("jobql-explorer-config").textContent);
-  // GraphiQL's dialogs add a <style> element at run time; it stamps it with this nonce.
-  window.__webpack_nonce__ = config.styleNonce;
-  var props = {
-    fetcher: GraphiQL.createFetcher({ url: config.url }),
-    defaultQuery: config.query,
-    headers: config.headers,
-    defaultHeaders: config.headers,
-    shouldPersistHeaders: false,
-    defaultEditorToolsVisibility: config.showHeaders ? "headers" : true
-  };
-  var root = ReactDOM.createRoot(document.getElementById("graphiql"));
-  root.render(React.createElement(GraphiQL, props));
-})();
-"""
+BOOTSTRAP_JS = (Path(__file__).parent / "explorer.js").read_text(encoding="utf-8")
 
 
 def csp_hash(source: str) -> str:
@@ -98,12 +93,20 @@ PAGE_CSS = "body { margin: 0; overflow: hidden; } #graphiql { height: 100vh; }"
 PAGE_CSS_HASH = csp_hash(PAGE_CSS)
 
 
+# The wheel's copy of the assets (hatch_build.py puts them there; a source tree has none).
+PACKAGED_ASSETS = Path(__file__).resolve().parent / "explorer_assets"
+REPO_NODE_MODULES = Path(__file__).resolve().parents[1] / "node_modules"
+
+
 def assets_dir() -> Path:
-    """Where the npm packages live: the repo's node_modules unless JOBQL_EXPLORER_ASSETS says."""
+    """Where the npm packages live: JOBQL_EXPLORER_ASSETS when set (an explicit setting wins),
+    else the copy an installed wheel carries, else the repository's node_modules."""
     override = os.environ.get(ASSETS_ENV)
     if override:
         return Path(override).resolve()
-    return Path(__file__).resolve().parents[1] / "node_modules"
+    if PACKAGED_ASSETS.is_dir():
+        return PACKAGED_ASSETS
+    return REPO_NODE_MODULES
 
 
 def missing_assets(directory: Path | None = None) -> list[str]:
@@ -155,6 +158,7 @@ def explorer_config(settings: Settings, *, graphql_url: str = "/graphql") -> dic
         "query": EXAMPLE_QUERY,
         "headers": headers,
         "showHeaders": bool(settings.demo_api_key),
+        "placeholder": PLACEHOLDER_AUTHORIZATION,
     }
 
 
@@ -218,26 +222,46 @@ def render_page(config: dict[str, object], urls: Mapping[str, str]) -> str:
 """
 
 
-def render_install_page(missing: list[str], directory: Path) -> str:
-    """Shown instead of a broken explorer when the npm packages are not installed."""
+def render_install_page(missing: list[str]) -> str:
+    """Shown instead of a broken explorer when the npm packages are not installed.
+
+    Anyone may open it, so it names no folder of the server: the log does (`explorer_page`).
+    """
     items = "\n".join(f"    <li><code>{html.escape(rel)}</code></li>" for rel in missing)
     return f"""<!doctype html>
 <html lang="en">
 <head><meta charset="utf-8"><title>jobql explorer: assets not installed</title></head>
 <body>
   <h1>The GraphiQL explorer's assets are not installed</h1>
-  <p>jobql serves GraphiQL from pinned npm packages, never from a CDN. These files are missing
-  under <code>{html.escape(str(directory))}</code>:</p>
+  <p>jobql serves GraphiQL from pinned npm packages, never from a CDN. This server lacks these
+  files of them:</p>
   <ul>
 {items}
   </ul>
-  <p>Install them from the repository root with <code>{INSTALL_HINT}</code> (the README's
-  set-up command runs it), or point <code>{ASSETS_ENV}</code> at a <code>node_modules</code>
-  folder that has them, then reload this page.</p>
+  <p>Whoever runs the server can install them: in a clone of the repository, run
+  <code>{INSTALL_HINT}</code> at its root (the README's set-up command runs it); otherwise point
+  <code>{ASSETS_ENV}</code> at a <code>node_modules</code> folder that has them. The server's log
+  names the folder it looked in. Then reload this page.</p>
   <p>The GraphQL endpoint itself works without them: POST queries to this URL.</p>
 </body>
 </html>
 """
+
+
+_logged_missing: set[Path] = set()
+
+
+def log_missing(directory: Path, missing: list[str]) -> None:
+    """Once per folder and process: the page is opened again and again, the folder is the same."""
+    if directory not in _logged_missing:
+        _logged_missing.add(directory)
+        log.warning(
+            "the explorer's assets are missing under %s: %s (run `%s` or set %s)",
+            directory,
+            ", ".join(missing),
+            INSTALL_HINT,
+            ASSETS_ENV,
+        )
 
 
 def explorer_page(settings: Settings, *, assets_url: str = ASSETS_URL) -> Response:
@@ -245,7 +269,8 @@ def explorer_page(settings: Settings, *, assets_url: str = ASSETS_URL) -> Respon
     directory = assets_dir()
     missing = missing_assets(directory)
     if missing:
-        body = render_install_page(missing, directory)
+        log_missing(directory, missing)
+        body = render_install_page(missing)
         return HTMLResponse(body, headers=page_headers(None))
     nonce = secrets.token_urlsafe(18)
     config = {**explorer_config(settings), "styleNonce": nonce}

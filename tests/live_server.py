@@ -1,4 +1,4 @@
-"""A real `jobql serve --demo` in a subprocess, for tests that drive it from outside the app."""
+"""A real `jobql serve [--demo]` in a subprocess, for tests that drive it from outside the app."""
 
 from __future__ import annotations
 
@@ -24,8 +24,8 @@ KEPT_JOBQL_VARIABLES = frozenset({"JOBQL_EXPLORER_ASSETS"})
 class LiveServer:
     url: str
     workdir: Path
-    demo_keys: dict[str, str]  # login -> key, as `serve --demo` printed them
-    read_key: str  # the demo organization's READ-only key, the one the explorer shows
+    demo_keys: dict[str, str]  # login -> key, as `serve --demo` printed them (none without)
+    read_key: str  # the demo organization's READ-only key, the one the explorer shows ("" without)
 
 
 def free_port() -> int:
@@ -33,6 +33,22 @@ def free_port() -> int:
         sock.bind(("127.0.0.1", 0))
         port: int = sock.getsockname()[1]
         return port
+
+
+def jobql(workdir: Path, *args: str) -> str:
+    """Runs `jobql ARGS` on the database of `workdir`, as the server there sees it; its stdout."""
+    done = subprocess.run(
+        [jobql_command(), *args],
+        cwd=workdir,
+        env=server_env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"jobql {' '.join(args)} exited {done.returncode}: {done.stderr}")
+    return done.stdout
 
 
 def jobql_command() -> Path:
@@ -96,16 +112,21 @@ def stop(process: subprocess.Popen[bytes]) -> None:
 
 
 @contextlib.contextmanager
-def live_server(workdir: Path) -> Iterator[LiveServer]:
-    """`jobql serve --demo` on a free port, with its SQLite file and blobs in `workdir`."""
+def live_server(workdir: Path, *, demo: bool = True) -> Iterator[LiveServer]:
+    """`jobql serve --demo` (or without --demo) on a free port, with its SQLite file and blobs
+    in `workdir`."""
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    command = [jobql_command(), "serve", "--demo", "--host", "127.0.0.1", "--port", str(port)]
+    command = [jobql_command(), "serve", *(["--demo"] if demo else [])]
+    command += ["--host", "127.0.0.1", "--port", str(port)]
     with (workdir / "stdout.log").open("wb") as out, (workdir / "stderr.log").open("wb") as err:
         process = subprocess.Popen(command, cwd=workdir, env=server_env(), stdout=out, stderr=err)
     try:
         wait_until_up(url, process, workdir)
         stdout = (workdir / "stdout.log").read_text()
+        if not demo:
+            yield LiveServer(url, workdir, {}, "")
+            return
         yield LiveServer(url, workdir, parse_keys(stdout), read_key(stdout))
     finally:
         stop(process)

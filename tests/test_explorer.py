@@ -5,12 +5,15 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import logging
 import os
+import re
 import shutil
 import subprocess
 from collections.abc import AsyncIterator, Iterator
 from html.parser import HTMLParser
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -21,7 +24,7 @@ from starlette.routing import Mount, Route
 
 from app import explorer
 from app.config import Settings
-from tests.live_server import LiveServer, live_server
+from tests.live_server import LiveServer, jobql, live_server
 
 ROOT = Path(__file__).resolve().parents[1]
 BROWSER_SCRIPT = ROOT / "tests" / "browser" / "explorer.mjs"
@@ -29,7 +32,7 @@ ARTIFACTS = ROOT / "tests" / "artifacts"
 README_SCREENSHOT = ROOT / "docs" / "img" / "graphiql.png"
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 BROWSER_SECONDS = 180
-VERSIONS = {"graphiql": "3.9.0", "react": "18.3.1", "react-dom": "18.3.2"}
+VERSIONS = {"graphiql": "3.9.0", "graphql-ws": "6.4.2", "react": "18.3.1", "react-dom": "18.3.2"}
 
 
 class PageParts(HTMLParser):
@@ -170,6 +173,8 @@ async def test_without_demo_key_the_headers_show_a_placeholder(fake_assets: Path
     assert "jq_" not in str(config["headers"])
     assert "Bearer <paste your API key here>" in str(config["headers"])
     assert config["showHeaders"] is False
+    # The page sends no introspection while the Headers tab holds only this.
+    assert config["placeholder"] == "Bearer <paste your API key here>"
 
 
 async def test_embedded_values_cannot_break_out_of_the_script(fake_assets: Path) -> None:
@@ -178,18 +183,27 @@ async def test_embedded_values_cannot_break_out_of_the_script(fake_assets: Path)
     config_block = response.text.split('id="jobql-explorer-config">')[1].split("</script>")[0]
     for raw in ("<", ">", "&", "\u2028", "\u2029"):
         assert raw not in config_block
-    assert response.text.count("<script") == 5  # 3 assets, the config block, the bootstrap
+    assert response.text.count("<script") == 6  # 4 assets, the config block, the bootstrap
     assert json.loads(str(page_config(response.text)["headers"]))["Authorization"].endswith(hostile)
 
 
 async def test_without_assets_the_page_says_how_to_install_them(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    monkeypatch.setenv(explorer.ASSETS_ENV, str(tmp_path / "empty"))
-    response = await get_page(Settings(demo_api_key="jq_demo_key"))
-    assert response.status_code == 200
+    folder = tmp_path / "empty"
+    monkeypatch.setenv(explorer.ASSETS_ENV, str(folder))
+    with caplog.at_level(logging.WARNING, logger="jobql.explorer"):
+        response = await get_page(Settings(demo_api_key="jq_demo_key"))
+        again = await get_page(Settings(demo_api_key="jq_demo_key"))
+    assert response.status_code == again.status_code == 200
     assert "npm ci" in response.text
+    assert explorer.ASSETS_ENV in response.text
     assert "graphiql/graphiql.min.js" in response.text
+    # Anyone may open the page: it names no folder of the server, the log does (once).
+    assert str(tmp_path) not in response.text
+    assert re.search(r"(?<![<\w])/(?:[\w.-]+/)+", response.text) is None, response.text
+    logged = [r.getMessage() for r in caplog.records if r.name == "jobql.explorer"]
+    assert len(logged) == 1 and str(folder) in logged[0], logged
     assert "<script" not in response.text
     assert "jq_demo_key" not in response.text
     assert csp_directives(response.headers["content-security-policy"])["script-src"] == ["'none'"]
@@ -198,6 +212,18 @@ async def test_without_assets_the_page_says_how_to_install_them(
 def test_assets_default_to_the_repository_node_modules(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv(explorer.ASSETS_ENV, raising=False)
     assert explorer.assets_dir() == ROOT / "node_modules"
+
+
+def test_an_installed_wheel_serves_its_own_copy_unless_the_setting_says(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    packaged = tmp_path / "explorer_assets"
+    packaged.mkdir()
+    monkeypatch.setattr(explorer, "PACKAGED_ASSETS", packaged)
+    monkeypatch.delenv(explorer.ASSETS_ENV, raising=False)
+    assert explorer.assets_dir() == packaged
+    monkeypatch.setenv(explorer.ASSETS_ENV, str(tmp_path / "elsewhere"))
+    assert explorer.assets_dir() == tmp_path / "elsewhere"
 
 
 @pytest.mark.parametrize("name", sorted(explorer.ASSET_FILES))
@@ -275,33 +301,62 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
         yield running
 
 
-def test_explorer_runs_a_jobs_query_in_chromium(server: LiveServer) -> None:
+def run_browser(server: LiveServer, **env: str) -> dict[str, Any]:
+    """tests/browser/explorer.mjs against `server`; what it saw (its last line)."""
     node = require_browser_tools()
-    screenshots = [ARTIFACTS / "graphiql.png"]
-    # The README's picture changes only when asked, so a test run leaves the work tree clean.
-    if os.environ.get("JOBQL_UPDATE_SCREENSHOTS"):
-        screenshots.append(README_SCREENSHOT)
-    env = {
-        **os.environ,
-        "JOBQL_URL": server.url,
-        "JOBQL_DEMO_KEY": server.read_key,
-        "SCREENSHOTS": ",".join(str(path) for path in screenshots),
-        "CHROMIUM": CHROMIUM,
-    }
     result = subprocess.run(
         [node, str(BROWSER_SCRIPT)],
         cwd=ROOT,
-        env=env,
+        env={**os.environ, "JOBQL_URL": server.url, "CHROMIUM": CHROMIUM, **env},
         capture_output=True,
         text=True,
         timeout=BROWSER_SECONDS,
         check=False,
     )
     assert result.returncode == 0, f"{result.stderr}\n{result.stdout}"
-    seen = json.loads(result.stdout.strip().splitlines()[-1])
-    requests = [line.split(" ", 1)[1] for line in seen["requests"]]
+    seen: dict[str, Any] = json.loads(result.stdout.strip().splitlines()[-1])
+    kinds = [line.split(" ", 1) for line in seen["requests"]]
+    requests = [url for kind, url in kinds if kind != "WEBSOCKET"]
     assert all(url.startswith(server.url + "/") for url in requests), requests
     assert any(url.startswith(f"{server.url}/graphql/assets/graphiql.min.js") for url in requests)
+    seen["sockets"] = {url for kind, url in kinds if kind == "WEBSOCKET"}
+    return seen
+
+
+def test_explorer_runs_a_query_and_a_subscription_in_chromium(server: LiveServer) -> None:
+    screenshots = [ARTIFACTS / "graphiql.png"]
+    # The README's picture changes only when asked, so a test run leaves the work tree clean.
+    if os.environ.get("JOBQL_UPDATE_SCREENSHOTS"):
+        screenshots.append(README_SCREENSHOT)
+    seen = run_browser(
+        server,
+        JOBQL_DEMO_KEY=server.read_key,
+        JOBQL_ANALYZE_KEY=server.demo_keys["analyst@demo"],
+        SCREENSHOTS=",".join(str(path) for path in screenshots),
+    )
+    assert seen["sockets"] == {server.url.replace("http://", "ws://") + "/graphql"}
+    assert seen["subscribedJob"]  # its event reached the result pane
     assert seen["jobs"] > 0
     for path in screenshots:
         assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.fixture(scope="module")
+def keyed_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LiveServer, str]]:
+    """`jobql serve` without --demo, on a database set up with the CLI alone, and its one key."""
+    workdir = tmp_path_factory.mktemp("explorer-keyed")
+    jobql(workdir, "db", "upgrade")
+    jobql(workdir, "org", "create", "initech", "--name", "Initech")
+    key = jobql(workdir, "apikey", "create", "--org", "initech", "--login", "peter@initech")
+    with live_server(workdir, demo=False) as running:
+        yield running, key.strip()
+
+
+def test_without_demo_a_pasted_key_loads_the_schema_and_is_remembered_only_if_asked(
+    keyed_server: tuple[LiveServer, str],
+) -> None:
+    server, key = keyed_server
+    seen = run_browser(server, JOBQL_PASTE_KEY=key)
+    assert seen["pasted"] and seen["keptOverReloads"] == 2
+    introspections = [line for line in seen["requests"] if line.startswith("POST")]
+    assert introspections  # after the paste, not before (the script checks that)

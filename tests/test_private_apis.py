@@ -4,7 +4,9 @@ installed versions are the ones that list was checked against: an upgrade fails 
 from __future__ import annotations
 
 import importlib
+import json
 from importlib.metadata import version
+from pathlib import Path
 
 import pytest
 
@@ -51,3 +53,10 @@ def test_strawberry_schema_keeps_its_graphql_core_schema() -> None:
     assert schema._schema.get_type("Job") is not None
     assert schema._schema._strawberry_schema is schema  # type: ignore[attr-defined]
     assert hasattr(schema.schema_converter, "_exception_handler_specs")
+
+
+def test_graphiql_is_the_checked_version() -> None:
+    # app/explorer.js leans on GraphiQL 3.9.0's storage of "Persist headers" (the browser test
+    # checks the behaviour): an upgrade re-reads docs/private-apis.md first.
+    package = json.loads((Path(__file__).parents[1] / "package.json").read_text())
+    assert package["dependencies"]["graphiql"] == "3.9.0"

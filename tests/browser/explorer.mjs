@@ -1,11 +1,17 @@
 // Drives the jobql explorer in Debian's Chromium: loads GET /graphql, checks that every request
 // stays on the page's origin and that the CSP was never violated, runs the editor's query with
 // the run button, checks that the result pane shows jobs, saves screenshots, then opens the
-// schema documentation and the settings dialog.
+// schema documentation and the settings dialog. With JOBQL_ANALYZE_KEY it then runs a
+// jobUpdates subscription in the editor, submits a job over HTTP, and waits for its event in
+// the result pane; and runs it again with a refused key, which the pane must say.
 //
 // Usage: node tests/browser/explorer.mjs
 //   JOBQL_URL         base URL of a live `jobql serve --demo` (required), e.g. http://127.0.0.1:8123
 //   JOBQL_DEMO_KEY    the demo key the headers editor must show (optional)
+//   JOBQL_ANALYZE_KEY a key that may submit jobs: runs the subscription checks (optional)
+//   JOBQL_PASTE_KEY   instead of the above, for a server without --demo: paste this key into
+//                     the Headers tab, see the schema load, and check that a reload keeps it
+//                     only once "Persist headers" is on
 //   SCREENSHOTS       comma-separated PNG paths to write (optional)
 //   CHROMIUM          browser executable (default /usr/bin/chromium)
 // Prints one JSON line with what it saw; exits 1 with a reason on the first failed check.
@@ -16,6 +22,8 @@ import { chromium } from "playwright-core";
 
 const baseUrl = process.env.JOBQL_URL;
 const demoKey = process.env.JOBQL_DEMO_KEY || "";
+const analyzeKey = process.env.JOBQL_ANALYZE_KEY || "";
+const pasteKey = process.env.JOBQL_PASTE_KEY || "";
 const screenshots = (process.env.SCREENSHOTS || "").split(",").filter(Boolean);
 const executablePath = process.env.CHROMIUM || "/usr/bin/chromium";
 const TIMEOUT_MS = 30_000;
@@ -119,11 +127,182 @@ async function browseDocsAndSettings(page) {
   await page.locator(".graphiql-dialog").waitFor({ state: "detached", timeout: TIMEOUT_MS });
 }
 
+async function gql(query, variables, key) {
+  const response = await fetch(`${baseUrl}/graphql`, {
+    method: "POST",
+    headers: { "Content-Type": "application/json", Authorization: `Bearer ${key}` },
+    body: JSON.stringify({ query, variables }),
+  });
+  const body = await response.json();
+  if (response.status !== 200 || body.errors) fail(`${query} answered ${JSON.stringify(body)}`);
+  return body.data;
+}
+
+async function setEditor(page, selector, text) {
+  await page.evaluate(
+    ([sel, value]) => document.querySelector(sel).CodeMirror.setValue(value),
+    [selector, text],
+  );
+}
+
+const QUERY_EDITOR = ".graphiql-query-editor .CodeMirror";
+const HEADERS_EDITOR = ".graphiql-editor-tool .graphiql-editor:not(.hidden) .CodeMirror";
+const RESPONSE = ".graphiql-response .CodeMirror";
+// From a cursor taken before it starts, not from "HEAD": a job submitted before the server has
+// set the subscription up is still delivered (replayed), so the check cannot race.
+const subscriptionFrom = (cursor) => `subscription Watch {
+  jobUpdates(after: "${cursor}") { cursor event { status jobId } job { id status data } }
+}`;
+
+// Starts the editor's subscription and resolves once the server acknowledged connection_init.
+async function startSubscription(page) {
+  const acked = page.waitForEvent("websocket", { timeout: TIMEOUT_MS }).then((ws) =>
+    ws.waitForEvent("framereceived", {
+      predicate: (frame) => String(frame.payload).includes('"connection_ack"'),
+      timeout: TIMEOUT_MS,
+    }).then(() => ws),
+  );
+  await page.locator("button.graphiql-execute-button").click();
+  return acked;
+}
+
+async function submitJob() {
+  const found = await gql("{ analyzers(first: 100) { nodes { id enabled dataTypes } } }", {}, analyzeKey);
+  const analyzer = found.analyzers.nodes.find((a) => a.enabled && a.dataTypes.includes("ip"));
+  if (!analyzer) fail("no enabled ip analyzer to submit to");
+  // A fresh address each run, so no cached report answers instead of a new job.
+  const data = `198.51.${Math.floor(Math.random() * 256)}.${Math.floor(Math.random() * 256)}`;
+  const input = { analyzerId: analyzer.id, dataType: "ip", data, parameters: { explorer: Date.now() } };
+  const submitted = await gql(
+    "mutation($input: SubmitJobInput!) { submitJob(input: $input) { job { id } } }",
+    { input },
+    analyzeKey,
+  );
+  return submitted.submitJob.job.id;
+}
+
+async function runSubscription(page) {
+  const head = await gql('{ jobUpdates(after: "HEAD") { pageInfo { endCursor } } }', {}, analyzeKey);
+  await setEditor(page, QUERY_EDITOR, subscriptionFrom(head.jobUpdates.pageInfo.endCursor));
+  // GraphiQL takes the operation's name from the editor 100 ms after an edit (and stores it).
+  await page.waitForFunction(() => localStorage.getItem("graphiql:operationName") === "Watch");
+  const ws = await startSubscription(page);
+  const url = new URL(ws.url());
+  if (url.protocol !== "ws:" || url.pathname !== "/graphql") fail(`subscribed on ${ws.url()}`);
+  const sent = [];
+  ws.on("framesent", (frame) => sent.push(String(frame.payload)));
+  const jobId = await submitJob();
+  await page.locator(RESPONSE).getByText(jobId, { exact: false }).first().waitFor({ timeout: TIMEOUT_MS });
+  const shown = await editorText(page, RESPONSE);
+  if (!shown.includes('"jobUpdates"') || !shown.includes('"WAITING"')) fail(`pane: ${shown}`);
+  // The run button is a stop button while the subscription runs: stopping closes the socket.
+  const closed = ws.waitForEvent("close", { timeout: TIMEOUT_MS });
+  await page.locator("button.graphiql-execute-button").click();
+  await closed;
+  return jobId;
+}
+
+// The key is read from the Headers tab at each run: a refused one shows in the pane at once.
+async function runSubscriptionWithRefusedKey(page) {
+  const headers = await editorText(page, HEADERS_EDITOR);
+  await setEditor(page, HEADERS_EDITOR, '{"Authorization": "Bearer jq_nobody_not-a-key"}');
+  const closed = page.waitForEvent("websocket", { timeout: TIMEOUT_MS }).then((ws) =>
+    ws.waitForEvent("framesent", { timeout: TIMEOUT_MS }).then((frame) => {
+      if (!String(frame.payload).includes("jq_nobody_not-a-key")) fail(`init: ${frame.payload}`);
+    }),
+  );
+  await page.locator("button.graphiql-execute-button").click();
+  await closed;
+  const pane = page.locator(RESPONSE);
+  await pane.getByText("refused the API key", { exact: false }).first().waitFor({ timeout: TIMEOUT_MS });
+  await setEditor(page, HEADERS_EDITOR, headers);
+}
+
+const PLACEHOLDER = "Bearer <paste your API key here>";
+
+async function showHeaders(page) {
+  await page.locator(".graphiql-editor-tools").getByRole("button", { name: "Headers" }).click();
+  await page.locator(HEADERS_EDITOR).waitFor({ timeout: TIMEOUT_MS });
+}
+
+async function reload(page) {
+  await page.reload({ waitUntil: "load" });
+  await page.locator(QUERY_EDITOR).waitFor({ timeout: TIMEOUT_MS });
+  await showHeaders(page);
+  return editorText(page, HEADERS_EDITOR);
+}
+
+// As a user pastes: into the focused editor, replacing what it held.
+async function paste(page, text) {
+  await page.locator(HEADERS_EDITOR).click();
+  await page.keyboard.press("Control+A");
+  await page.keyboard.insertText(text);
+}
+
+async function schemaShown(page) {
+  const docs = page.locator(".graphiql-doc-explorer");
+  await docs.getByText("Root Types").waitFor({ timeout: TIMEOUT_MS });
+  await docs.getByText("Query", { exact: true }).first().waitFor({ timeout: TIMEOUT_MS });
+}
+
+async function setPersistHeaders(page, on) {
+  await page.locator('button[aria-label="Open settings dialog"]').click();
+  await page.locator(on ? "#enable-persist-headers" : "#disable-persist-headers").click();
+  await page.keyboard.press("Escape");
+  await page.locator(".graphiql-dialog").waitFor({ state: "detached", timeout: TIMEOUT_MS });
+}
+
+async function remembered(page) {
+  return page.evaluate((key) => JSON.stringify({ ...localStorage }).includes(key), pasteKey);
+}
+
+// Without --demo: the schema loads once a key is pasted (no refetch click), and a reload keeps
+// the key only while "Persist headers" is on (off by default).
+async function pasteKeyAndReload(page, requests) {
+  await showHeaders(page);
+  const first = await editorText(page, HEADERS_EDITOR);
+  if (!first.includes(PLACEHOLDER)) fail(`headers editor does not hold the placeholder: ${first}`);
+  await page.locator('button[aria-label="Show Documentation Explorer"]').click();
+  const asked = requests.seen.filter((line) => line.startsWith("POST")).length;
+  if (asked) fail(`the placeholder was sent to the server (${asked} POSTs)`);
+  await paste(page, JSON.stringify({ Authorization: `Bearer ${pasteKey}` }));
+  await schemaShown(page);
+  const steps = { pasted: true };
+  if ((await reload(page)).includes(pasteKey)) fail("the key survived a reload with Persist headers off");
+  if (await remembered(page)) fail("the key is in localStorage with Persist headers off");
+  await setPersistHeaders(page, true);
+  await paste(page, JSON.stringify({ Authorization: `Bearer ${pasteKey}` }));
+  // GraphiQL stores the headers 500 ms after an edit.
+  await page.waitForFunction((key) => (localStorage.getItem("graphiql:headers") || "").includes(key), pasteKey);
+  for (const round of [1, 2]) {
+    const kept = await reload(page);
+    if (!kept.includes(pasteKey)) fail(`reload ${round} with Persist headers on lost the key: ${kept}`);
+    await page.locator('button[aria-label="Show Documentation Explorer"]').click();
+    await schemaShown(page);
+    await page.locator('button[aria-label="Hide Documentation Explorer"]').click();
+  }
+  steps.keptOverReloads = 2;
+  await setPersistHeaders(page, false);
+  if (await remembered(page)) fail("turning Persist headers off left the key in localStorage");
+  if ((await reload(page)).includes(pasteKey)) fail("the key survived a reload after Persist headers off");
+  return steps;
+}
+
 async function saveScreenshots(page) {
   for (const path of screenshots) {
     mkdirSync(dirname(path), { recursive: true });
     await page.screenshot({ path });
   }
+}
+
+async function demoChecks(page) {
+  const editors = await checkEditors(page);
+  const jobs = await runQuery(page);
+  await saveScreenshots(page);
+  await browseDocsAndSettings(page);
+  const subscribedJob = analyzeKey ? await runSubscription(page) : null;
+  if (analyzeKey) await runSubscriptionWithRefusedKey(page);
+  return { jobs, subscribedJob, headers: editors.headers };
 }
 
 async function main() {
@@ -149,15 +328,12 @@ async function main() {
     page.on("pageerror", (error) => errors.push(String(error)));
     page.on("console", (msg) => msg.type() === "error" && errors.push(msg.text()));
     await openExplorer(page, origin);
-    const editors = await checkEditors(page);
-    const jobs = await runQuery(page);
-    await saveScreenshots(page);
-    await browseDocsAndSettings(page);
+    const seen = pasteKey ? await pasteKeyAndReload(page, requests) : await demoChecks(page);
     const violations = await page.evaluate(() => window.__cspViolations);
     if (violations.length) fail(`CSP violations: ${violations.join("; ")}`);
     if (requests.foreign.length) fail(`requests left the origin: ${requests.foreign.join(", ")}`);
     if (errors.length) fail(`errors in the page: ${errors.join("; ")}`);
-    console.log(JSON.stringify({ ok: true, jobs, requests: requests.seen, headers: editors.headers }));
+    console.log(JSON.stringify({ ok: true, ...seen, requests: requests.seen }));
   } finally {
     await context.close();
     rmSync(profile, { recursive: true, force: true });
