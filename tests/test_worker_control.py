@@ -1,6 +1,7 @@
 """`jobql worker` and its live signals (workerControl): a real uvicorn (or a `jobql serve`
-process), the real worker subprocess, SQLite and PostgreSQL. The heartbeat stays the worker's safety net: cutting the
-signal path (an option, refused WebSockets, a dropped connection) only slows it down."""
+process), the real worker subprocess, SQLite and PostgreSQL. The heartbeat stays the worker's
+safety net: cutting the signal path (an option, refused WebSockets, a dropped connection) only
+slows it down."""
 
 from __future__ import annotations
 
