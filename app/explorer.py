@@ -12,12 +12,15 @@ import secrets
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
+from starlette.requests import HTTPConnection
 from starlette.responses import HTMLResponse, Response
 from starlette.staticfiles import PathLike, StaticFiles
 from starlette.types import ASGIApp, Scope
 
 from app.config import Settings
+from app.links import public_base
 
 log = logging.getLogger("jobql.explorer")
 ASSETS_URL = "/graphql/assets"
@@ -264,8 +267,12 @@ def log_missing(directory: Path, missing: list[str]) -> None:
         )
 
 
-def explorer_page(settings: Settings, *, assets_url: str = ASSETS_URL) -> Response:
-    """The HTML page for GET /graphql when a browser asks for text/html."""
+def explorer_page(settings: Settings, request: HTTPConnection | None = None) -> Response:
+    """The HTML page for GET /graphql when a browser asks for text/html. Its URLs are paths
+    under the public URL's (JOBQL_PUBLIC_URL, else the request's root path), on the page's
+    own origin: behind a proxy that serves jobql under /jobql, the page asks /jobql/graphql."""
+    prefix = urlsplit(public_base(request, settings)).path if request is not None else ""
+    assets_url = prefix + ASSETS_URL
     directory = assets_dir()
     missing = missing_assets(directory)
     if missing:
@@ -273,7 +280,7 @@ def explorer_page(settings: Settings, *, assets_url: str = ASSETS_URL) -> Respon
         body = render_install_page(missing)
         return HTMLResponse(body, headers=page_headers(None))
     nonce = secrets.token_urlsafe(18)
-    config = {**explorer_config(settings), "styleNonce": nonce}
+    config = {**explorer_config(settings, graphql_url=prefix + "/graphql"), "styleNonce": nonce}
     body = render_page(config, asset_urls(directory, assets_url))
     return HTMLResponse(body, headers=page_headers(nonce))
 

@@ -157,7 +157,7 @@ class GraphQLEndpoint(GraphQL[Context, None]):
 
     async def _respond(self, request: Request) -> Response:
         if request.method == "GET" and _wants_page(request):
-            return self.explorer(self.settings)  # type: ignore[no-any-return]
+            return self.explorer(self.settings, request)  # type: ignore[no-any-return]
         media_type = negotiate(request.headers.get("accept")) or JSON
         try:
             return await self._within_budget(request, media_type)

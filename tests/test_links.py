@@ -8,7 +8,7 @@ from typing import Any
 import httpx
 
 from tests.served import bearer, serve
-from tests.support import Env
+from tests.support import Env, twin_env
 
 FILE_JOBS = """
 { jobs(first: 1, tql: "dataType = 'file'") { nodes { attachment { downloadUrl } } } }
@@ -47,3 +47,12 @@ async def test_the_public_url_wins_over_any_host_header(env: Env) -> None:
         assert (await link(url, {"Host": "evil.example"})).startswith(f"{public}/attachments/")
     async with serve(env) as url:  # without it, the Host header is what there is
         assert (await link(url, {"Host": "evil.example"})).startswith("http://evil.example/")
+
+
+async def test_the_explorer_asks_under_the_public_urls_path(env: Env) -> None:
+    page = {"Accept": "text/html"}
+    async with twin_env(env, public_url="https://tools.example/jobql") as behind_a_proxy:
+        html = (await behind_a_proxy.client.get("/graphql", headers=page)).text
+    assert '"url": "/jobql/graphql"' in html and 'src="/jobql/graphql/assets/' in html
+    html = (await env.client.get("/graphql", headers=page)).text
+    assert '"url": "/graphql"' in html and 'src="/graphql/assets/' in html
