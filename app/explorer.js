@@ -12,6 +12,7 @@
   socket.protocol = endpoint.protocol === "https:" ? "wss:" : "ws:";
   var overHttp = GraphiQL.createFetcher({ url: endpoint.href });
   var INTROSPECT_DELAY_MS = 400;
+  var FORGET_AGAIN_MS = 700; // past GraphiQL's 500 ms storage debounce
   var NO_KEY = "Put your API key in the Headers tab ({\"Authorization\": \"Bearer jq_...\"}): "
     + "the schema and its documentation load as soon as it is there";
 
@@ -113,16 +114,28 @@
     }
   }
 
-  // At each load GraphiQL 3.9 stores the headers once more, before its headers editor exists,
-  // so it stores none and the key would survive one reload only; once the editor exists, store
-  // them again, through GraphiQL's own setter.
+  // Two gaps of GraphiQL 3.9's "Persist headers", closed through its own setter:
+  // - at each load it stores the headers once more, before its headers editor exists, so it
+  //   stores none and the key would survive one reload only: once the editor exists, store
+  //   them again;
+  // - stores it scheduled (500 ms after an edit) before the setting was turned off write the
+  //   key back after it: once they have run, clear again.
   function KeepRememberedHeaders() {
     var editors = GraphiQL.React.useEditorContext();
+    var setPersist = React.useRef(editors.setShouldPersistHeaders);
+    setPersist.current = editors.setShouldPersistHeaders;
+    var persisting = editors.shouldPersistHeaders;
+    var wasPersisting = React.useRef(persisting);
     React.useEffect(function () {
-      if (editors.headerEditor && editors.shouldPersistHeaders) {
-        editors.setShouldPersistHeaders(true);
-      }
+      if (editors.headerEditor && persisting) setPersist.current(true);
     }, [editors.headerEditor]); // eslint-disable-line react-hooks/exhaustive-deps
+    React.useEffect(function () {
+      var turnedOff = wasPersisting.current && !persisting;
+      wasPersisting.current = persisting;
+      if (!turnedOff) return undefined;
+      var timer = window.setTimeout(function () { setPersist.current(false); }, FORGET_AGAIN_MS);
+      return function () { window.clearTimeout(timer); };
+    }, [persisting]);
     return null;
   }
 

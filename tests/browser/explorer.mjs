@@ -283,6 +283,9 @@ async function pasteKeyAndReload(page, requests) {
   }
   steps.keptOverReloads = 2;
   await setPersistHeaders(page, false);
+  // Past GraphiQL's 500 ms storage debounce: a store scheduled before "Off" must not bring the
+  // key back.
+  await page.waitForTimeout(1500);
   if (await remembered(page)) fail("turning Persist headers off left the key in localStorage");
   if ((await reload(page)).includes(pasteKey)) fail("the key survived a reload after Persist headers off");
   return steps;
