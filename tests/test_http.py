@@ -258,3 +258,15 @@ async def test_slow_body_is_408_within_the_request_budget(env: Env) -> None:
         writer.close()
         assert answer.startswith(b"HTTP/1.1 408 ")
         assert b"REQUEST_TIMEOUT" in answer
+
+
+async def test_the_full_introspection_query_answers_without_errors(env: Env) -> None:
+    """What GraphiQL and codegen send first. A JSON default (`parameters: JSON = {}`) once
+    made graphql-core fail to print it: an INTERNAL_SERVER_ERROR at its `defaultValue`."""
+    from graphql import get_introspection_query
+
+    body = await env.gql(get_introspection_query())
+    assert "errors" not in body, body["errors"]
+    submit = next(t for t in body["data"]["__schema"]["types"] if t["name"] == "SubmitJobInput")
+    defaults = {f["name"]: f["defaultValue"] for f in submit["inputFields"]}
+    assert defaults["parameters"] == "{  }" and defaults["tlp"] == "2"

@@ -5,7 +5,28 @@ from __future__ import annotations
 from typing import Any
 
 import strawberry
-from graphql import GraphQLError
+from graphql import (
+    BooleanValueNode,
+    ConstListValueNode,
+    ConstObjectFieldNode,
+    ConstObjectValueNode,
+    ConstValueNode,
+    FloatValueNode,
+    GraphQLArgument,
+    GraphQLDefaultInput,
+    GraphQLError,
+    GraphQLInputField,
+    GraphQLInputObjectType,
+    GraphQLInterfaceType,
+    GraphQLObjectType,
+    GraphQLSchema,
+    IntValueNode,
+    NameNode,
+    NullValueNode,
+    StringValueNode,
+    Undefined,
+    ast_from_value,
+)
 from strawberry.schema.config import StrawberryConfig
 
 from app.config import Settings
@@ -58,7 +79,7 @@ def build_schema(settings: Settings) -> strawberry.Schema:
         manifest = Manifest.load(settings.trusted_documents)
         # Last: its refusal replaces whatever the others found in an unregistered document.
         extensions.append(lambda: TrustedOnly(manifest))
-    return Schema(
+    schema = Schema(
         query=RootQuery,
         mutation=RootMutation,
         subscription=Subscription,
@@ -66,6 +87,48 @@ def build_schema(settings: Settings) -> strawberry.Schema:
         execution_context_class=PlannedExecutor,
         extensions=extensions,
     )
+    _json_defaults_as_literals(schema._schema)
+    return schema
+
+
+def _json_defaults_as_literals(schema: GraphQLSchema) -> None:
+    """Introspection prints each default value as a literal, and graphql-core cannot make one
+    of a custom scalar's object or list (`parameters: JSON = {}` answered `defaultValue` with
+    an INTERNAL_SERVER_ERROR): such defaults are given to it as literals instead."""
+    inputs: list[GraphQLArgument | GraphQLInputField] = []
+    for named in schema.type_map.values():
+        if isinstance(named, GraphQLInputObjectType):
+            inputs += named.fields.values()
+        elif isinstance(named, GraphQLObjectType | GraphQLInterfaceType):
+            inputs += [arg for field in named.fields.values() for arg in field.args.values()]
+    for item in inputs:
+        if item.default_value is Undefined or item.default is not None:
+            continue
+        try:
+            ast_from_value(item.default_value, item.type)
+        except TypeError:  # read before default_value, which strawberry's printer still uses
+            item.default = GraphQLDefaultInput(literal=_literal(item.default_value))
+
+
+def _literal(value: Any) -> ConstValueNode:
+    """A JSON value as a GraphQL literal."""
+    if isinstance(value, dict):
+        return ConstObjectValueNode(
+            fields=tuple(
+                ConstObjectFieldNode(name=NameNode(value=k), value=_literal(v))
+                for k, v in value.items()
+            )
+        )
+    if isinstance(value, list):
+        return ConstListValueNode(values=tuple(_literal(v) for v in value))
+    if value is None:
+        return NullValueNode()
+    if isinstance(value, bool):
+        return BooleanValueNode(value=value)
+    if isinstance(value, int | float):
+        kind = IntValueNode if isinstance(value, int) else FloatValueNode
+        return kind(value=str(value))
+    return StringValueNode(value=str(value))
 
 
 def schema_sdl() -> str:
