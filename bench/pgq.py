@@ -25,8 +25,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench.processes import backend_cpu, spent
-
 PGQUEUER = "pgqueuer==1.6.0"
 DATABASE = "jobql_bench_pgq"
 VENV = Path(__file__).parent / ".data" / "pgq-venv"
@@ -48,6 +46,9 @@ def _pg_env(host: str, user: str) -> dict[str, str]:
 
 def run(seconds: float, enqueuers: int, dequeuers: int, host: str, user: str) -> dict[str, Any]:
     """Runs the child in pgqueuer's venv and measures it from outside."""
+    # Here, not at the top: the child runs this file in pgqueuer's venv, without jobql.
+    from bench.processes import backend_cpu, spent
+
     python = _venv_python()
     env = _pg_env(host, user)
     admin = {**env, "PGDATABASE": "postgres"}

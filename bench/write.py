@@ -1,8 +1,9 @@
 """`python -m bench.write`: the write side (queue) on PostgreSQL over the 1M-job database.
 
 Claims per second (jobql's claimJobs over HTTP beside a raw asyncpg claimer), jobs per second
-end to end with one server process and with `--workers 2`, submitJob p50/p99 (miss, hit); the
-`## Write side (queue)` section of bench/results.md. Method: bench/README.md.
+end to end with one server process and with `--workers 2` beside the nearest Python peer
+(pgqueuer, bench/pgq.py), submitJob p50/p99 (miss, hit); the `## Write side (queue)` section
+of bench/results.md. Method: bench/README.md.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from typing import Any, TypeVar
 
 import asyncpg  # type: ignore[import-untyped]
 
-from bench import claimers, flow, queue_data
+from bench import claimers, flow, pgq, queue_data
 from bench.__main__ import DATA, PG_URL
 from bench.data import JOBQL, Store, prepare
 from bench.processes import Server, backend_cpu, free_port, spent
@@ -39,6 +40,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--batch", type=int, default=10)
     p.add_argument("--submits", type=int, default=1000, help="submitJob calls per latency run")
     p.add_argument("--no-workers", action="store_true", help="skip the --workers 2 run")
+    p.add_argument("--no-peer", action="store_true", help="skip pgqueuer (bench/pgq.py)")
     p.add_argument("--output", type=Path, default=Path(__file__).with_name("results.md"))
     return p
 
@@ -186,6 +188,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             server.stop()
         results["load"].append(os.getloadavg())
     _run(_clear_flow(store.dsn))
+    if not args.no_peer:
+        print("[pgqueuer, the nearest Python peer]", flush=True)
+        results["pgqueuer"] = [pgq.run(args.seconds, 1, 5, "127.0.0.1", "postgres")]
+        results["load"].append(os.getloadavg())
     text = section(args, started, results)
     write_section(args.output, text)
     print(text)

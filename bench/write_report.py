@@ -73,6 +73,13 @@ def _flows(results: dict[str, Any]) -> list[str]:
             f"| {_median([m.per_job_ms(m.db_cpu) for m in got]):.2f} "
             f"| {sum(m.run.errors for m in got)} | {', '.join(f'{m.load:.2f}' for m in got)} |"
         )
+    for peer in results.get("pgqueuer", []):
+        rows.append(
+            f"| pgqueuer {peer['pgqueuer'].split('==')[1]} (peer: a library, no HTTP, no report; "
+            f"1 enqueuer, 5 consumers, batches of 10) | **{peer['rate']:,.0f}** | "
+            f"{peer['rate']:,.0f} | {peer['client_cpu_ms_per_job']:.2f} "
+            f"| {peer['pg_cpu_ms_per_job']:.2f} | 0 | |"
+        )
     return rows
 
 
