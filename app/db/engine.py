@@ -77,15 +77,8 @@ class Database:
                 await stack.enter_async_context(self._sqlite_writer)
             conn = await stack.enter_async_context(self.engine.connect())
             await conn.execution_options(**{WRITE: True})
-            try:
-                async with conn.begin():
-                    yield conn
-            finally:
-                wrote = conn.info.pop(EVENTS_WRITTEN, False)
-        # Committed (an exception would have left above).
-        if wrote:
-            for callback in self.on_events:
-                callback()
+            async with self._waking_live_readers(conn), conn.begin():
+                yield conn
 
     @asynccontextmanager
     async def write_statement(self) -> AsyncIterator[AsyncConnection]:
@@ -96,11 +89,17 @@ class Database:
             async with self.write() as conn:
                 yield conn
             return
-        async with self.reader.connect() as conn:
-            try:
-                yield conn
-            finally:
-                wrote = conn.info.pop(EVENTS_WRITTEN, False)
+        async with self.reader.connect() as conn, self._waking_live_readers(conn):
+            yield conn
+
+    @asynccontextmanager
+    async def _waking_live_readers(self, conn: AsyncConnection) -> AsyncIterator[None]:
+        """Around a unit of work on `conn`: once it committed without error, wakes this
+        process's live readers if it wrote job events (app/services/lifecycle.py marks it)."""
+        try:
+            yield
+        finally:
+            wrote = conn.info.pop(EVENTS_WRITTEN, False)
         if wrote:
             for callback in self.on_events:
                 callback()
