@@ -100,6 +100,9 @@ async def _deliver(url: str, blobs: Path, notify: bool, args: Any) -> dict[str, 
 
     tasks = [asyncio.create_task(subscriber(i)) for i in range(args.subscribers)]
     while hub.subscribers < args.subscribers:
+        for task in tasks:
+            if task.done():
+                task.result()  # a subscription that failed to start: say why, do not wait
         await asyncio.sleep(0.05)
     if notify:
         while not hub.listening():

@@ -227,3 +227,32 @@ async def test_a_transaction_open_in_another_database_does_not_hold_delivery(env
         await holder.rollback()
     finally:
         await elsewhere.close()
+
+
+async def test_subscribers_from_now_join_a_running_hub_without_a_read_of_their_own(
+    env: Env,
+) -> None:
+    """A thousand clients subscribing at once must not each read the log's head and a first
+    page (2,000 reads through a pool of 10): once the hub runs, its last read is "now"."""
+    hub = _quiet_hub(env)
+    streams = [hub.stream(DEMO, None, key=f"k{i}") for i in range(501)]
+    nexts = [asyncio.create_task(anext(streams[0]))]
+    try:
+        await _wait(lambda: hub.subscribers == 1)
+        await _wait(lambda: hub._read_to is not None, hub)  # the hub has read once
+        reads = hub.reads
+        with count_statements(_db(env)) as seen:
+            nexts += [asyncio.create_task(anext(s)) for s in streams[1:]]
+            await _wait(lambda: hub.subscribers == 501)
+            await asyncio.sleep(0.1)
+        assert len(seen) == hub.reads - reads  # the hub's own tail reads (woken by joins) only
+        [job_id] = await _waiting(_db(env), 1)
+        await _cancel(env, job_id)
+        await _wait(lambda: all(n.done() for n in nexts), hub)
+        assert {n.result().event.job_id for n in nexts} == {job_id}
+    finally:
+        for task in nexts:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        await hub.close()

@@ -67,6 +67,9 @@ class Hub:
     _per_key: Counter[str] = field(default_factory=Counter)
     _wake: asyncio.Event | None = None
     _task: asyncio.Task[None] | None = None
+    # Where the running hub's last tail read ended: "now" for a subscriber from now on, who
+    # then needs no read of its own (a thousand joining at once cost one read, not 2,000).
+    _read_to: Position | None = None
     # PostgreSQL with NOTIFY on: the LISTEN connection that wakes this hub.
     listener: Listener | None = None
 
@@ -99,7 +102,7 @@ class Hub:
         try:
             position = await self._start(after, check)
             batch = self.settings.live_batch_size
-            while True:  # catching up, on its own: the hub serves those at the tail
+            while position != self._read_to:  # catching up on its own: the hub serves the tail
                 async with self.db.read() as conn:
                     got = await page(conn, position, wanted, batch)
                 for entry in got.entries:
@@ -133,7 +136,9 @@ class Hub:
 
     async def _start(self, after: Position | None, check: bool) -> Position:
         if after is None:
-            return await self.head()
+            # The hub's last read is as good as the head: whatever was committed after it
+            # was committed no earlier than that read, and the hub delivers it.
+            return self._read_to if self._read_to is not None else await self.head()
         if check:
             async with self.db.read() as conn:
                 await check_depth(conn, after, self.settings.live_replay_depth)
@@ -159,14 +164,17 @@ class Hub:
 
     async def _run(self) -> None:
         assert self._wake is not None
-        while self._subscribers:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self._interval())
-            self._wake.clear()
-            try:
-                await self._read_all()
-            except Exception:  # the database is away: the timer tries again
-                log.warning("reading the job event log failed", exc_info=True)
+        try:
+            while self._subscribers:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), self._interval())
+                self._wake.clear()
+                try:
+                    await self._read_all()
+                except Exception:  # the database is away: the timer tries again
+                    log.warning("reading the job event log failed", exc_info=True)
+        finally:
+            self._read_to = None  # an idle hub reads nothing: its last read grows stale
 
     async def _read_all(self) -> None:
         batch = self.settings.live_batch_size
@@ -182,6 +190,8 @@ class Hub:
             if entries:
                 self._fan_out(subscribers, entries)
             if len(entries) < batch:
+                # Read up to the head: nothing settled lies beyond the last entry (or `start`).
+                self._read_to = entries[-1].position if entries else start
                 return
 
     def _fan_out(self, subscribers: list[_Subscriber], entries: list[Entry]) -> None:
