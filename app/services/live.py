@@ -70,6 +70,7 @@ class Hub:
     # Where the running hub's last tail read ended: "now" for a subscriber from now on, who
     # then needs no read of its own (a thousand joining at once cost one read, not 2,000).
     _read_to: Position | None = None
+    _head: asyncio.Future[Position] | None = None  # a head read under way, shared
     # PostgreSQL with NOTIFY on: the LISTEN connection that wakes this hub.
     listener: Listener | None = None
 
@@ -102,7 +103,7 @@ class Hub:
         try:
             position = await self._start(after, check)
             batch = self.settings.live_batch_size
-            while position != self._read_to:  # catching up on its own: the hub serves the tail
+            while after is not None:  # from a cursor: catch up on its own, the hub has the tail
                 async with self.db.read() as conn:
                     got = await page(conn, position, wanted, batch)
                 for entry in got.entries:
@@ -134,11 +135,18 @@ class Hub:
         async with self.db.read() as conn:
             return await settled_head(conn)
 
+    async def _shared_head(self) -> Position:
+        """The head, read once for all who ask while it is being read."""
+        if self._head is None:
+            self._head = asyncio.ensure_future(self.head())
+            self._head.add_done_callback(lambda _: setattr(self, "_head", None))
+        return await asyncio.shield(self._head)
+
     async def _start(self, after: Position | None, check: bool) -> Position:
         if after is None:
             # The hub's last read is as good as the head: whatever was committed after it
             # was committed no earlier than that read, and the hub delivers it.
-            return self._read_to if self._read_to is not None else await self.head()
+            return self._read_to if self._read_to is not None else await self._shared_head()
         if check:
             async with self.db.read() as conn:
                 await check_depth(conn, after, self.settings.live_replay_depth)
