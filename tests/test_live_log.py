@@ -112,9 +112,8 @@ async def test_a_subscriber_that_never_reads_is_ended_with_its_cursor(env: Env) 
         joined_at = subscriber.position
         for job_id in ids:
             await _cancel(env, job_id)
-        # Its queue holds 3: past that it is ended (and its queue emptied) instead of
+        # It may hold 3 events: past that it is ended (and its queue emptied) instead of
         # holding more. It takes at most the first event (usually one read brings all 8).
-        assert subscriber.queue.maxsize == 3
         await _wait(lambda: subscriber.ended, hub)
         assert subscriber.queue.qsize() <= 1 and hub.subscribers == 0
         last = joined_at

@@ -54,7 +54,10 @@ class _Subscriber:
     wanted: LogFilter
     position: Position  # the hub has handed over everything up to here
     delivered: Position  # the last event the subscriber took from its queue
+    # One item per wake: the entries that wake brought it (a task wakes once per read, not
+    # once per event), or _ENDED. `pending` counts the entries not yet taken.
     queue: asyncio.Queue[object]
+    pending: int = 0
     ended: bool = False
 
 
@@ -120,10 +123,12 @@ class Hub:
                         "again with `after` set to `cursor`",
                         cursor=subscriber.delivered.cursor,
                     )
-                assert isinstance(item, Entry)
-                subscriber.delivered = item.position
-                observe_live_lag(item.event.at)
-                yield item
+                assert isinstance(item, list)
+                for entry in item:
+                    subscriber.pending -= 1
+                    subscriber.delivered = entry.position
+                    observe_live_lag(entry.event.at)
+                    yield entry
         finally:
             self._per_key[key] -= 1
             if self._per_key[key] <= 0:
@@ -153,7 +158,7 @@ class Hub:
         return after
 
     def _join(self, wanted: LogFilter, position: Position) -> _Subscriber:
-        queue: asyncio.Queue[object] = asyncio.Queue(self.settings.live_queue_size)
+        queue: asyncio.Queue[object] = asyncio.Queue()  # bounded by `pending` (_offer)
         subscriber = _Subscriber(wanted, position, position, queue)
         self._subscribers.add(subscriber)
         if self._wake is None:
@@ -206,26 +211,29 @@ class Hub:
         by_organization: dict[str, list[_Subscriber]] = defaultdict(list)
         for subscriber in subscribers:
             by_organization[subscriber.wanted.organization].append(subscriber)
+        batches: dict[_Subscriber, list[Entry]] = defaultdict(list)
         for entry in entries:
             for subscriber in by_organization.get(entry.job.organization_id, ()):
-                if subscriber.ended or entry.position <= subscriber.position:
-                    continue
-                if subscriber.wanted.matches(entry):
-                    self._offer(subscriber, entry)
+                if entry.position > subscriber.position and subscriber.wanted.matches(entry):
+                    batches[subscriber].append(entry)
+        for subscriber, batch in batches.items():
+            if not subscriber.ended:
+                self._offer(subscriber, batch)
         last = entries[-1].position
         for subscriber in subscribers:
             subscriber.position = max(subscriber.position, last)
 
-    def _offer(self, subscriber: _Subscriber, entry: Entry) -> None:
-        try:
-            subscriber.queue.put_nowait(entry)
-        except asyncio.QueueFull:
-            # Its memory is freed now; it learns why when it next reads.
-            subscriber.ended = True
-            self._subscribers.discard(subscriber)
-            while not subscriber.queue.empty():
-                subscriber.queue.get_nowait()
-            subscriber.queue.put_nowait(_ENDED)
+    def _offer(self, subscriber: _Subscriber, batch: list[Entry]) -> None:
+        if subscriber.pending + len(batch) <= self.settings.live_queue_size:
+            subscriber.queue.put_nowait(batch)
+            subscriber.pending += len(batch)
+            return
+        # Too far behind: its memory is freed now; it learns why when it next reads.
+        subscriber.ended = True
+        self._subscribers.discard(subscriber)
+        while not subscriber.queue.empty():
+            subscriber.queue.get_nowait()
+        subscriber.queue.put_nowait(_ENDED)
 
     async def close(self) -> None:
         if self.listener is not None:
