@@ -20,9 +20,10 @@ from sqlalchemy.sql.functions import FunctionElement
 
 from app.db.models import jobs
 from app.errors import BadUserInput
+from app.services import rollup
 from app.services.jobs import JobScope
 from app.services.verdicts import verdict_name
-from app.tql import And, Condition, Op, Predicate, TimeRange
+from app.tql import JOB_FIELDS, And, Condition, Op, Predicate, TimeRange, compile_predicate
 
 MAX_DIMENSIONS = 3
 MAX_GROUPS = 1000
@@ -134,10 +135,21 @@ def stats_query(
     predicate: ColumnElement[bool] | None,
     dimensions: Sequence[str],
     bucket: str,
+    tree: Predicate | None = None,
 ) -> Select[Any]:
     """SELECT dims…, count, total-over-all-groups … GROUP BY dims, biggest first, one past
-    the limit."""
+    the limit: over the rollup's whole days and job's edge days when the rollup can answer
+    (app/services/rollup.py), else over job alone. `predicate` is `tree` compiled."""
     keys = [column for d in dimensions for column in _columns(d, bucket)]
+    if bucket != "HOUR" or "TIME" not in dimensions:  # the rollup's grain is the UTC day
+        now = datetime.now(UTC)
+        planned = rollup.plan(tree, now)
+        if planned is not None:
+            days, left = planned
+            # Compiled again at the plan's `now`: the edges and the days meet exactly.
+            full = compile_predicate(tree, JOB_FIELDS, now) if tree is not None else true()
+            parts = rollup.rollup_parts(scope, days, left, full, keys)
+            return rollup.summed(parts, len(keys), MAX_GROUPS + 1)
     count = func.count()
     where = and_(scope.where(), predicate if predicate is not None else true())
     return (
