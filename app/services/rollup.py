@@ -19,6 +19,7 @@ from sqlalchemy import (
     ColumnElement,
     Select,
     SmallInteger,
+    String,
     Table,
     and_,
     delete,
@@ -29,12 +30,16 @@ from sqlalchemy import (
     type_coerce,
     union_all,
 )
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql import visitors
+from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.elements import ColumnClause
+from sqlalchemy.sql.functions import FunctionElement
 
 from app.db.engine import Database
 from app.db.models import job_count_deltas, job_counts, jobs
 from app.services.jobs import JobScope
+from app.services.timebuckets import utc_bucket
 from app.tql import (
     JOB_FIELDS,
     And,
@@ -148,11 +153,31 @@ def _on(table: Table) -> dict[str, ColumnElement[Any]]:
     return columns
 
 
+class rolled_day(FunctionElement[str]):  # noqa: N801 - SQL function style
+    """utc_bucket(created_at, 'DAY') read from a rollup's day: the column itself on PostgreSQL
+    (no date_trunc per row), the same text as utc_bucket's on SQLite, so both group alike."""
+
+    type = String()
+    inherit_cache = True
+
+
+@compiles(rolled_day)
+def _rolled_day_sqlite(element: rolled_day, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"(substr({compiler.process(element.clauses, **kw)}, 1, 10) || ' 00:00:00')"
+
+
+@compiles(rolled_day, "postgresql")
+def _rolled_day_pg(element: rolled_day, compiler: SQLCompiler, **kw: Any) -> str:
+    return str(compiler.process(element.clauses, **kw))
+
+
 def adapt(expression: ColumnElement[Any], table: Table) -> ColumnElement[Any]:
     """`expression` over job's columns, rewritten over `table`'s."""
     columns = _on(table)
 
     def swap(element: Any, **_: Any) -> Any:
+        if isinstance(element, utc_bucket) and element.unit == "DAY":
+            return rolled_day(table.c.day)
         if isinstance(element, ColumnClause) and element.table is jobs:
             return columns[element.name]
         return None
