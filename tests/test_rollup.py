@@ -103,7 +103,8 @@ async def test_rollup_and_raw_agree_after_every_kind_of_write(env: Env) -> None:
     key = await worker_key(env)
     ids = [(await submit(env, analyzer, f"198.51.100.{i}"))["job"]["id"] for i in range(6)]
     await assert_agree(env, "submit")
-    leases = (await claim(env, key, analyzer, max=4, leaseSeconds=1))["leases"]
+    # Leases long enough for a slow machine's checks between claim and completion.
+    leases = (await claim(env, key, analyzer, max=4, leaseSeconds=60))["leases"]
     await assert_agree(env, "claim")
     await env.data(COMPLETE, {"lease": lease_of(leases[0]), "report": REPORT}, key=key)
     await assert_agree(env, "complete")
@@ -117,7 +118,7 @@ async def test_rollup_and_raw_agree_after_every_kind_of_write(env: Env) -> None:
     await assert_agree(env, "delete")
     await env.data(PURGE, {"id": ids[1]}, key="demo.admin")
     await assert_agree(env, "purge")
-    swept = await sweep(database(env), datetime.now(UTC) + timedelta(seconds=2))
+    swept = await sweep(database(env), datetime.now(UTC) + timedelta(seconds=61))
     assert swept.timed_out == 2
     await assert_agree(env, "sweeper TIMEOUT")
 

@@ -373,6 +373,7 @@ job_counts = Table(
         sqlite_where=text("n = 0"),
         postgresql_where=text("n = 0"),
     ),
+    sqlite_with_rowid=False,  # migration 0008
 )
 job_count_deltas = Table(
     "job_count_delta", SQLModel.metadata, *_count_columns(), Column("n", Integer(), nullable=False)
