@@ -11,8 +11,9 @@ loads included. SQLite has one writer at a time, so its triggers add to `job_cou
 On PostgreSQL, many workers finishing one analyzer's jobs of one day would each wait, until
 commit, on the same counter row; so the triggers only append +1/-1 rows to `job_count_delta`
 (no index, no lock on a shared row) and the sweeper folds them in, while readers add up both.
-INSERT and DELETE fire once per statement over its transition table (a COPY of 20,000 jobs
-appends one row per group); UPDATE fires per row, only when a grouped column changed.
+They fire once per statement, over its transition table: a COPY of 20,000 jobs, or a claim of
+ten, appends one row per group (an UPDATE: -1 for the old values, +1 for the new, summed, so
+one that changes no grouped column appends nothing).
 
 The backfill runs after the triggers exist and while `job` is locked against writes, so no job
 is counted twice or missed. A later SQLite migration that recreates `job` drops its triggers:
@@ -46,6 +47,15 @@ def _values(dialect: str, t: str) -> str:
     )
 
 
+def _named(t: str) -> str:
+    """PostgreSQL's grouped values of row `t`, named as KEYS."""
+    day = DAY["postgresql"].format(t=t)
+    return (
+        f"{t}.organization_id, {day} AS day, {t}.status, {t}.analyzer_id, {t}.analyzer_name, "
+        f"{t}.data_type, {t}.tlp, coalesce({t}.verdict, -1) AS verdict"
+    )
+
+
 def _grouped(dialect: str, source: str, sign: str) -> str:
     return (
         f"SELECT {_values(dialect, 'j')}, {sign}count(*) FROM {source} j "
@@ -54,7 +64,7 @@ def _grouped(dialect: str, source: str, sign: str) -> str:
 
 
 GROUPED = "status, analyzer_id, analyzer_name, data_type, tlp, verdict, created_at, organization_id"
-CHANGED = " OR ".join(f"OLD.{c} IS DISTINCT FROM NEW.{c}" for c in GROUPED.split(", "))
+CHANGED = " OR ".join(f"OLD.{c} IS NOT NEW.{c}" for c in GROUPED.split(", "))
 
 PG_FUNCTIONS = [
     f"""
@@ -73,7 +83,10 @@ END $$""",
 CREATE FUNCTION jobql_count_updated() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     INSERT INTO job_count_delta ({KEYS}, n)
-    VALUES ({_values("postgresql", "OLD")}, -1), ({_values("postgresql", "NEW")}, 1);
+    SELECT {KEYS}, sum(n) FROM (
+        SELECT {_named("o")}, -1 AS n FROM old_jobs o
+        UNION ALL SELECT {_named("j")}, 1 AS n FROM new_jobs j
+    ) AS moved GROUP BY 1, 2, 3, 4, 5, 6, 7, 8 HAVING sum(n) <> 0;
     RETURN NULL;
 END $$""",
 ]
@@ -82,8 +95,11 @@ PG_TRIGGERS = [
     "FOR EACH STATEMENT EXECUTE FUNCTION jobql_count_inserted()",
     "CREATE TRIGGER job_count_delete AFTER DELETE ON job REFERENCING OLD TABLE AS old_jobs "
     "FOR EACH STATEMENT EXECUTE FUNCTION jobql_count_deleted()",
-    f"CREATE TRIGGER job_count_update AFTER UPDATE OF {GROUPED} ON job FOR EACH ROW "
-    f"WHEN ({CHANGED}) EXECUTE FUNCTION jobql_count_updated()",
+    # A transition table cannot go with a column list: every UPDATE of job fires it, and
+    # one that changes no grouped column appends nothing (the HAVING).
+    "CREATE TRIGGER job_count_update AFTER UPDATE ON job "
+    "REFERENCING OLD TABLE AS old_jobs NEW TABLE AS new_jobs "
+    "FOR EACH STATEMENT EXECUTE FUNCTION jobql_count_updated()",
 ]
 
 
@@ -98,7 +114,7 @@ SQLITE_TRIGGERS = [
     f"CREATE TRIGGER job_count_insert AFTER INSERT ON job BEGIN {_sqlite_add('NEW', '')} END",
     f"CREATE TRIGGER job_count_delete AFTER DELETE ON job BEGIN {_sqlite_add('OLD', '-')} END",
     f"CREATE TRIGGER job_count_update AFTER UPDATE OF {GROUPED} ON job "
-    f"WHEN {CHANGED.replace('IS DISTINCT FROM', 'IS NOT')} "
+    f"WHEN {CHANGED} "
     f"BEGIN {_sqlite_add('OLD', '-')} {_sqlite_add('NEW', '')} END",
 ]
 TRIGGERS = {"postgresql": PG_FUNCTIONS + PG_TRIGGERS, "sqlite": SQLITE_TRIGGERS}
