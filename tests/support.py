@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 from graphql import parse, print_ast
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -106,6 +107,16 @@ def count_statements(db: Database) -> Iterator[list[str]]:
     finally:
         event.remove(db.engine.sync_engine, "before_cursor_execute", record)
         db.raw.observers.remove(observe)
+
+
+@contextlib.contextmanager
+def raw_only() -> Iterator[None]:
+    """jobStats without its rollup: the plain GROUP BY over job, the rollup's reference."""
+    from app.services import rollup
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(rollup, "plan", lambda tree, now: None)
+        yield
 
 
 def error_codes(body: dict[str, Any]) -> list[str]:

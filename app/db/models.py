@@ -12,6 +12,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    PrimaryKeyConstraint,
     SmallInteger,
     String,
     Table,
@@ -330,6 +331,53 @@ class AuditEvent(SQLModel, table=True):
     __table_args__ = (
         Index("ix_audit_event_org_at", "organization_id", text("at DESC"), text("id DESC")),
     )
+
+
+def _count_columns() -> list[Column[Any]]:
+    """The grouped columns of job_count and job_count_delta: a job's, with its createdAt's UTC
+    day, and its verdict's rank or -1 for none (a key column cannot be NULL)."""
+    return [
+        Column("organization_id", code_point_text(64), nullable=False),
+        Column("day", UTCDateTime(), nullable=False),
+        Column("status", String(16), nullable=False),
+        Column("analyzer_id", code_point_text(ID), nullable=False),
+        Column("analyzer_name", code_point_text(200), nullable=False),
+        Column("data_type", code_point_text(32), nullable=False),
+        Column("tlp", Integer(), nullable=False),
+        Column("verdict", SmallInteger(), nullable=False),
+    ]
+
+
+# jobStats' rollup (migration 0008, app/services/rollup.py): how many jobs per organization,
+# UTC day and grouped values. Kept by triggers on job: on SQLite they add to job_count at once
+# (one writer at a time: no hot row); on PostgreSQL they append +1/-1 rows to job_count_delta,
+# which the sweeper folds into job_count, so concurrent writers never wait on one counter row.
+job_counts = Table(
+    "job_count",
+    SQLModel.metadata,
+    *_count_columns(),
+    Column("n", Integer(), nullable=False),
+    PrimaryKeyConstraint(
+        "organization_id",
+        "day",
+        "status",
+        "analyzer_id",
+        "analyzer_name",
+        "data_type",
+        "tlp",
+        "verdict",
+    ),
+    Index(
+        "ix_job_count_empty",
+        "organization_id",
+        sqlite_where=text("n = 0"),
+        postgresql_where=text("n = 0"),
+    ),
+    sqlite_with_rowid=False,  # migration 0008
+)
+job_count_deltas = Table(
+    "job_count_delta", SQLModel.metadata, *_count_columns(), Column("n", Integer(), nullable=False)
+)
 
 
 def table(model: type[SQLModel]) -> Table:

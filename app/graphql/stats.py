@@ -95,7 +95,8 @@ def stats_statement(
     where = compile_filter(JOB_FIELDS, filter, tql, settings)
     dimensions = service.check_dimensions([d.value for d in group_by], where.key)
     scope = JobScope(organization, include_deleted or excludes_deleted(where.key))
-    return service.stats_query(scope, where.where, dimensions, bucket.value), dimensions
+    statement = service.stats_query(scope, where.where, dimensions, bucket.value, where.key)
+    return statement, dimensions
 
 
 def to_graphql(found: service.Stats) -> JobStats:

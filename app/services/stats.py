@@ -13,52 +13,19 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, String, and_, func, select, true
-from sqlalchemy.ext.compiler import compiles
-from sqlalchemy.sql.compiler import SQLCompiler
-from sqlalchemy.sql.functions import FunctionElement
+from sqlalchemy import ColumnElement, Select, and_, func, select, true
 
 from app.db.models import jobs
 from app.errors import BadUserInput
+from app.services import rollup
 from app.services.jobs import JobScope
+from app.services.timebuckets import utc_bucket
 from app.services.verdicts import verdict_name
-from app.tql import And, Condition, Op, Predicate, TimeRange
+from app.tql import JOB_FIELDS, And, Condition, Op, Predicate, TimeRange, compile_predicate
 
 MAX_DIMENSIONS = 3
 MAX_GROUPS = 1000
 DIMENSIONS = ("STATUS", "ANALYZER", "DATA_TYPE", "TLP", "VERDICT", "TIME")
-BUCKETS = ("HOUR", "DAY", "WEEK")
-
-
-class utc_bucket(FunctionElement[str]):  # noqa: N801 - SQL function style
-    """The start of the UTC hour, day or ISO week (Monday) of a time, the same on both
-    databases: ISO text on SQLite (where times are naive-UTC text), timestamptz on PostgreSQL."""
-
-    type = String()
-    inherit_cache = True
-
-    def __init__(self, column: ColumnElement[Any], unit: str) -> None:
-        assert unit in BUCKETS
-        self.unit = unit
-        super().__init__(column)
-
-
-@compiles(utc_bucket)
-def _bucket_sqlite(element: utc_bucket, compiler: SQLCompiler, **kw: Any) -> str:
-    column = compiler.process(element.clauses, **kw)
-    if element.unit == "HOUR":
-        return f"(substr({column}, 1, 13) || ':00:00')"
-    if element.unit == "DAY":
-        return f"(substr({column}, 1, 10) || ' 00:00:00')"
-    # 'weekday 0' moves to the coming Sunday (or stays on one); six days back is its Monday.
-    return f"(date({column}, 'weekday 0', '-6 days') || ' 00:00:00')"
-
-
-@compiles(utc_bucket, "postgresql")
-def _bucket_pg(element: utc_bucket, compiler: SQLCompiler, **kw: Any) -> str:
-    column = compiler.process(element.clauses, **kw)
-    unit = element.unit.lower()
-    return f"(date_trunc('{unit}', {column} AT TIME ZONE 'UTC') AT TIME ZONE 'UTC')"
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,10 +101,21 @@ def stats_query(
     predicate: ColumnElement[bool] | None,
     dimensions: Sequence[str],
     bucket: str,
+    tree: Predicate | None = None,
 ) -> Select[Any]:
     """SELECT dims…, count, total-over-all-groups … GROUP BY dims, biggest first, one past
-    the limit."""
+    the limit: over the rollup's whole days and job's edge days when the rollup can answer
+    (app/services/rollup.py), else over job alone. `predicate` is `tree` compiled."""
     keys = [column for d in dimensions for column in _columns(d, bucket)]
+    if bucket != "HOUR" or "TIME" not in dimensions:  # the rollup's grain is the UTC day
+        now = datetime.now(UTC)
+        planned = rollup.plan(tree, now)
+        if planned is not None:
+            days, left = planned
+            # Compiled again at the plan's `now`: the edges and the days meet exactly.
+            full = compile_predicate(tree, JOB_FIELDS, now) if tree is not None else true()
+            parts = rollup.rollup_parts(scope, days, left, full, keys)
+            return rollup.summed(parts, len(keys), MAX_GROUPS + 1)
     count = func.count()
     where = and_(scope.where(), predicate if predicate is not None else true())
     return (

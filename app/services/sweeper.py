@@ -1,4 +1,5 @@
-"""The sweeper: leases that ran out, jobs past their deadline, and old bookkeeping rows.
+"""The sweeper: leases that ran out, jobs past their deadline, jobStats' pending counts (folded
+into the rollup), and old bookkeeping rows.
 
 Every server process runs it (app/main.py); on PostgreSQL processes share the work through
 FOR UPDATE SKIP LOCKED, so each expired lease is handled once. A lease that expired sends its
@@ -20,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from app.blobs import BlobStore
 from app.db.engine import Database
 from app.db.models import idempotency_keys, job_queue, queue_starts
-from app.services import lifecycle
+from app.services import lifecycle, rollup
 from app.services.jobs import JobStatus
 from app.services.leases import requeue
 from app.services.lifecycle import Action, Change, ReportData
@@ -105,6 +106,7 @@ async def run_forever(db: Database, blobs: BlobStore, interval_seconds: float) -
     while True:
         try:
             swept = await sweep(db)
+            await rollup.fold(db)  # jobStats' pending counts, on PostgreSQL
             if swept.requeued or swept.timed_out or swept.dropped:
                 log.info("sweeper: %s", swept)
             rounds += 1
