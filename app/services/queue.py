@@ -17,9 +17,23 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Row, Select, case, delete, func, insert, literal, select, union_all, update
+from sqlalchemy import (
+    Integer,
+    Row,
+    Select,
+    bindparam,
+    case,
+    delete,
+    func,
+    insert,
+    literal,
+    select,
+    union_all,
+    update,
+)
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -27,6 +41,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from app.db.engine import Database
 from app.db.lists import any_of
 from app.db.models import analyzers, job_events, job_queue, jobs, queue_starts, workers
+from app.db.types import UTCDateTime
 from app.errors import BadUserInput
 from app.metrics import CLAIMS
 from app.services.jobs import JobStatus
@@ -42,6 +57,7 @@ RATE_UNIT_SECONDS: Mapping[str, int] = {
     "MONTH": 30 * 86400,  # Cortex's month
 }
 MAX_CLAIM = 100
+MAX_CLAIM_ANALYZERS = 100
 MAX_WAIT_SECONDS = 8
 MIN_LEASE_SECONDS, MAX_LEASE_SECONDS = 1, 3600
 # Between two looks at the queue while a claim long-polls: a submission in this process
@@ -110,8 +126,9 @@ def check_claim(request: ClaimRequest) -> None:
     """BadUserInput for a claim asked for out of bounds."""
     if not request.worker_id or len(request.worker_id) > 200:
         raise BadUserInput("workerId: 1 to 200 characters", argument="input.workerId")
-    if not request.analyzer_ids or len(request.analyzer_ids) > 100:
-        raise BadUserInput("analyzerIds: 1 to 100 analyzer ids", argument="input.analyzerIds")
+    if not request.analyzer_ids or len(request.analyzer_ids) > MAX_CLAIM_ANALYZERS:
+        message = f"analyzerIds: 1 to {MAX_CLAIM_ANALYZERS} analyzer ids"
+        raise BadUserInput(message, argument="input.analyzerIds")
     if not 1 <= request.max_jobs <= MAX_CLAIM:
         raise BadUserInput(f"max: 1 to {MAX_CLAIM}", argument="input.max")
     if not 0 <= request.wait_seconds <= MAX_WAIT_SECONDS:
@@ -176,22 +193,58 @@ async def _claim_in_one(
     token = secrets.token_hex(16)  # one per claim: with the job id, never seen before
     expires = now + timedelta(seconds=request.lease_seconds)
     deadlines = {row.id: now + timedelta(seconds=row.timeout_seconds) for row in found}
-    chosen = _chosen(request, [row.id for row in found], now)
+    parameters: dict[str, Any] = {
+        "org": request.organization,
+        "now": now,
+        "max": request.max_jobs,
+        "login": request.login,
+        "token": token,
+        "worker": request.worker_id,
+        "lease_seconds": request.lease_seconds,
+        "expires": expires,
+        "analyzer_list": sorted(request.analyzer_ids),
+    }
+    for n, (analyzer_id, deadline) in enumerate(deadlines.items()):
+        parameters[f"a{n}"], parameters[f"d{n}"] = analyzer_id, deadline
+    async with db.write_statement() as conn:
+        rows = list(await conn.execute(_claim_statement(len(deadlines)), parameters))
+        if rows:
+            mark_events_written(conn)
+    leases = [Lease(row, token, row.attempt, expires, deadlines[row.analyzer_id]) for row in rows]
+    _count(leases)
+    return leases
+
+
+@lru_cache(maxsize=MAX_CLAIM_ANALYZERS)
+def _claim_statement(analyzers: int) -> Select[Any]:
+    """The one-statement claim over `analyzers` analyzers, built once: every value is a
+    parameter (building and keying it again for each claim cost a tenth of a claim's CPU)."""
+    now = bindparam("now", type_=UTCDateTime())
+    chosen = _chosen(analyzers, now)
     started = (
         update(jobs)
         .where(jobs.c.id == chosen.c.job_id, jobs.c.status == JobStatus.WAITING)
-        .values(_started(request, token, now))
+        .values(_started(bindparam("login"), bindparam("token"), now))
         .returning(*jobs.c)
         .cte("started")
     )
     deadline = case(
-        {a: literal(d, job_queue.c.deadline.type) for a, d in deadlines.items()},
-        value=job_queue.c.analyzer_id,
+        *(
+            (job_queue.c.analyzer_id == bindparam(f"a{n}"), bindparam(f"d{n}", type_=UTCDateTime()))
+            for n in range(analyzers)
+        )
+    )
+    leased_values = _leased(
+        bindparam("worker"),
+        bindparam("token"),
+        bindparam("lease_seconds"),
+        bindparam("expires", type_=UTCDateTime()),
+        now,
     )
     leased = (
         update(job_queue)
         .where(job_queue.c.job_id == started.c.id)
-        .values({**_leased(request, token, expires, now), "deadline": deadline})
+        .values({**leased_values, "deadline": deadline})
         .returning(job_queue.c.job_id)
         .cte("leased")
     )
@@ -200,49 +253,52 @@ async def _claim_in_one(
         started.c.updated_at,
         started.c.status,
         literal(JobStatus.WAITING.value, job_events.c.previous_status.type),
-        literal(request.login, job_events.c.actor.type),
+        bindparam("login", type_=job_events.c.actor.type),
         started.c.attempt,
     )
     names = ["job_id", "at", "status", "previous_status", "actor", "attempt"]
     events = insert(job_events).from_select(names, event).cte("logged")
-    statement = (
+    seen = _seen_statement(
+        {
+            "organization_id": bindparam("org"),
+            "id": bindparam("worker"),
+            "login": bindparam("login"),
+            "analyzer_ids": bindparam("analyzer_list", type_=workers.c.analyzer_ids.type),
+            "last_seen_at": now,
+        }
+    )
+    return (
         select(*started.c)
         .join_from(started, chosen, chosen.c.job_id == started.c.id)
         .order_by(*_in_claim_order(chosen.c))
-        .add_cte(leased, events, _seen_statement(request, now).cte("seen"))
+        .add_cte(leased, events, seen.cte("seen"))
     )
-    async with db.write_statement() as conn:
-        rows = list(await conn.execute(statement))
-        if rows:
-            mark_events_written(conn)
-    leases = [Lease(row, token, row.attempt, expires, deadlines[row.analyzer_id]) for row in rows]
-    _count(leases)
-    return leases
 
 
-def _chosen(request: ClaimRequest, analyzer_ids: list[str], now: datetime) -> Any:
+def _chosen(analyzers: int, now: Any) -> Any:
     """The queued rows to claim, locked (skipping rows another claim holds): each analyzer's
     best by its own index, then the best overall. MATERIALIZED: run once, whatever the plan
     (an inlined `LIMIT … FOR UPDATE SKIP LOCKED` may be run again and lock more rows)."""
+    most = bindparam("max", type_=Integer())
     picks = [
         select(job_queue.c.job_id, *_CLAIM_ORDER)
         .where(
-            job_queue.c.organization_id == request.organization,
-            job_queue.c.analyzer_id == analyzer_id,
+            job_queue.c.organization_id == bindparam("org"),
+            job_queue.c.analyzer_id == bindparam(f"a{n}"),
             job_queue.c.state == QUEUED,
             job_queue.c.available_at <= now,
         )
         .order_by(*_in_claim_order(job_queue.c))
-        .limit(request.max_jobs)
+        .limit(most)
         .with_for_update(skip_locked=True)
         .cte(f"picked_{n}")
         .prefix_with("MATERIALIZED")
-        for n, analyzer_id in enumerate(analyzer_ids)
+        for n in range(analyzers)
     ]
     if len(picks) == 1:
         return picks[0]
     every = union_all(*(select(*pick.c) for pick in picks)).subquery("every")
-    best = select(*every.c).order_by(*_in_claim_order(every.c)).limit(request.max_jobs)
+    best = select(*every.c).order_by(*_in_claim_order(every.c)).limit(most)
     return best.cte("chosen").prefix_with("MATERIALIZED")
 
 
@@ -394,7 +450,12 @@ async def _lease(
         await conn.execute(
             update(job_queue)
             .where(any_of(conn.dialect.name, job_queue.c.job_id, mine))
-            .values({**_leased(request, token, expires, now), "deadline": deadline})
+            .values(
+                {
+                    **_leased(request.worker_id, token, request.lease_seconds, expires, now),
+                    "deadline": deadline,
+                }
+            )
         )
         leases += [
             Lease(row, token, row.attempt, expires, deadline)
@@ -416,7 +477,7 @@ async def _start_jobs(
         await conn.execute(
             update(jobs)
             .where(any_of(conn.dialect.name, jobs.c.id, ids), jobs.c.status == JobStatus.WAITING)
-            .values(_started(request, token, now))
+            .values(_started(request.login, token, now))
             .returning(*jobs.c)
         )
     )
@@ -426,36 +487,33 @@ async def _start_jobs(
     return moved
 
 
-def _started(request: ClaimRequest, token: str, now: datetime) -> dict[str, Any]:
+def _started(login: Any, token: Any, now: Any) -> dict[str, Any]:
     """A claimed job's new values: WAITING → IN_PROGRESS, one attempt more."""
     return {
         "status": JobStatus.IN_PROGRESS.value,
         "start_date": now,
         "updated_at": now,
-        "updated_by": request.login,
+        "updated_by": login,
         "attempt": jobs.c.attempt + 1,
         "lease_token": token,
     }
 
 
-def _leased(request: ClaimRequest, token: str, expires: datetime, now: datetime) -> dict[str, Any]:
+def _leased(
+    worker_id: Any, token: Any, lease_seconds: Any, expires: Any, now: Any
+) -> dict[str, Any]:
     """A claimed queue row's new values (its deadline depends on the analyzer)."""
     return {
         "state": CLAIMED,
-        "worker_id": request.worker_id,
+        "worker_id": worker_id,
         "lease_token": token,
-        "lease_seconds": request.lease_seconds,
+        "lease_seconds": lease_seconds,
         "lease_expires_at": expires,
         "last_heartbeat_at": now,
     }
 
 
 async def _seen(conn: AsyncConnection, request: ClaimRequest, now: datetime) -> None:
-    await conn.execute(_seen_statement(request, now, conn.dialect.name))
-
-
-def _seen_statement(request: ClaimRequest, now: datetime, dialect: str = "postgresql") -> Any:
-    """The worker as last seen, for `Query.workers`."""
     values = {
         "organization_id": request.organization,
         "id": request.worker_id,
@@ -463,7 +521,12 @@ def _seen_statement(request: ClaimRequest, now: datetime, dialect: str = "postgr
         "analyzer_ids": sorted(request.analyzer_ids),
         "last_seen_at": now,
     }
+    await conn.execute(_seen_statement(values, conn.dialect.name))
+
+
+def _seen_statement(values: Mapping[str, Any], dialect: str = "postgresql") -> Any:
+    """The worker as last seen, for `Query.workers`."""
     upsert = pg_insert if dialect == "postgresql" else sqlite_insert
-    statement = upsert(workers).values(values)
+    statement = upsert(workers).values(dict(values))
     changed = {k: statement.excluded[k] for k in ("login", "analyzer_ids", "last_seen_at")}
     return statement.on_conflict_do_update(index_elements=["organization_id", "id"], set_=changed)
