@@ -61,12 +61,14 @@ def run(seconds: float, enqueuers: int, dequeuers: int, host: str, user: str) ->
         [str(python), "-m", "pgqueuer", "install"], env=env, check=True, capture_output=True
     )
     argv = [str(python), __file__, "--child", str(seconds), str(enqueuers), str(dequeuers)]
-    child = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, text=True)
-    assert child.stdout is not None
+    pipes = {"stdin": subprocess.PIPE, "stdout": subprocess.PIPE}
+    child = subprocess.Popen(argv, env=env, text=True, **pipes)  # type: ignore[call-overload]
+    assert child.stdin is not None and child.stdout is not None
     assert child.stdout.readline().strip() == "timing"  # warmed up: the timed part starts
     before = backend_cpu(DATABASE)
     result: dict[str, Any] = json.loads(child.stdout.readline())
-    pg_seconds = spent(before, backend_cpu(DATABASE))
+    pg_seconds = spent(before, backend_cpu(DATABASE))  # its backends are still there
+    child.stdin.close()  # now it may go
     child.wait(timeout=60)
     jobs = max(1, result["jobs"])
     result["client_cpu_ms_per_job"] = result.pop("cpu_seconds") * 1000 / jobs
@@ -111,6 +113,7 @@ async def _child(seconds: float, enqueuers: int, dequeuers: int) -> None:
         json.dumps({"jobs": jobs, "seconds": elapsed, "rate": jobs / elapsed, "cpu_seconds": cpu})
     )
     sys.stdout.flush()
+    await asyncio.to_thread(sys.stdin.read)  # the parent has read its backends' CPU
     os._exit(0)  # consumers still draining their last batch need not finish
 
 
