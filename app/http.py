@@ -125,16 +125,7 @@ class GraphQLEndpoint(GraphQL[Context, None]):
 
     async def get_context(self, request: Any, response: Any = None) -> Context:
         """A live connection's context: nobody until its connection_init names a key."""
-        return Context(
-            request=request,
-            settings=self.settings,
-            db=self.db,
-            blobs=self.blobs,
-            signer=self.signer,
-            principal=NOBODY,
-            wakeup=self.wakeup,
-            hub=self.hub,
-        )
+        return self._context(request, NOBODY, "")
 
     async def on_ws_connect(self, context: Context) -> UnsetType | dict[str, object] | None:
         """Authenticates a live connection from its connection_init payload (browsers cannot
@@ -211,7 +202,8 @@ class GraphQLEndpoint(GraphQL[Context, None]):
             params = await self._params(request)
             if self.trusted is not None:
                 params = self.trusted.resolve(params, media_type)
-            return sse_response(self.schema, params, self._context(request), self.connections)
+            context = self._request_context(request)
+            return sse_response(self.schema, params, context, self.connections)
         if negotiate(request.headers.get("accept")) is None:
             raise HttpError(
                 406, f"This endpoint answers {GRAPHQL_RESPONSE} or {JSON}", "NOT_ACCEPTABLE"
@@ -255,18 +247,22 @@ class GraphQLEndpoint(GraphQL[Context, None]):
         body = await read_body(request, self.settings.max_body_bytes)
         return post_params(request.headers.get("content-type"), body, depth)
 
-    def _context(self, request: Request) -> Context:
+    def _context(self, request: Request | WebSocket, principal: Principal, key_id: str) -> Context:
         return Context(
             request=request,
             settings=self.settings,
             db=self.db,
             blobs=self.blobs,
             signer=self.signer,
-            principal=request.state.principal,
+            principal=principal,
             wakeup=self.wakeup,
             hub=self.hub,
-            key_id=request.state.key_id,
+            key_id=key_id,
         )
+
+    def _request_context(self, request: Request) -> Context:
+        """A request's context: the principal its key was checked as."""
+        return self._context(request, request.state.principal, request.state.key_id)
 
     async def _execute(self, request: Request, params: Params, media_type: str) -> Response:
         allowed = OPERATIONS[request.method]
@@ -295,7 +291,7 @@ class GraphQLEndpoint(GraphQL[Context, None]):
                 raise
             if body is not None:
                 return json_response(body, 200, media_type)
-        context = self._context(request)
+        context = self._request_context(request)
         try:
             result = await self.schema.execute(
                 params.query,

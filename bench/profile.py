@@ -30,6 +30,16 @@ def py_spy() -> str:
     return found
 
 
+def record(spy: str, pid: int, seconds: float, out: Path) -> None:
+    """Samples process `pid` for `seconds` (200 Hz) into `out`, collapsed stacks."""
+    subprocess.run(
+        [spy, "record", "-p", str(pid), "-d", f"{seconds:g}", "-r", "200"]
+        + ["-f", "raw", "-o", str(out), "--nonblocking"],
+        check=True,
+        capture_output=True,
+    )
+
+
 def top(collapsed: Path, count: int = 25) -> str:
     """The hottest frames of py-spy's collapsed stacks: own samples and inclusive samples."""
     own: collections.Counter[str] = collections.Counter()
@@ -77,12 +87,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             kwargs={"seconds": seconds + 2, "connections": 16},
         )
         load.start()
-        subprocess.run(
-            [spy, "record", "-p", str(server.process.pid), "-d", f"{seconds:g}", "-r", "200"]
-            + ["-f", "raw", "-o", str(out), "--nonblocking"],
-            check=True,
-            capture_output=True,
-        )
+        record(spy, server.process.pid, seconds, out)
         load.join()
     finally:
         server.stop()

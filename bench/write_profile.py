@@ -8,7 +8,6 @@ cache-miss submissions) while py-spy samples it; prints the hottest functions as
 from __future__ import annotations
 
 import asyncio
-import subprocess
 import sys
 import threading
 from collections.abc import Sequence
@@ -16,7 +15,7 @@ from collections.abc import Sequence
 from bench import claimers, flow, queue_data
 from bench.__main__ import DATA, PG_URL
 from bench.data import Store
-from bench.profile import py_spy, top
+from bench.profile import py_spy, record, top
 from bench.write import _clear_flow, _server
 
 
@@ -54,12 +53,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             target=_load, args=(kind, server.url, keys, store, seconds + 4), daemon=True
         )
         load.start()
-        subprocess.run(
-            [spy, "record", "-p", str(server.process.pid), "-d", f"{seconds:g}", "-r", "200"]
-            + ["-f", "raw", "-o", str(out), "--nonblocking"],
-            check=True,
-            capture_output=True,
-        )
+        record(spy, server.process.pid, seconds, out)
     finally:
         server.stop()
     print(top(out, 40))

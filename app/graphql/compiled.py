@@ -384,19 +384,30 @@ class _Planner:
 
     def _jobs_root(self, definition: GraphQLField, node: FieldNode, fdl: FieldDetailsList) -> Root:
         connection = self._connection(_object_type(definition.type), fdl)
-        strawberry_field = (definition.extensions or {})[STRAWBERRY_FIELD]
-        converter = self.strawberry.schema_converter
+        arguments_of = self._arguments(definition, node)
 
         def root(request: Request) -> Callable[[Fetch], Awaitable[Any]]:
-            values = get_argument_values(definition, node, request.variables)
-            arguments = convert_arguments(
-                values, strawberry_field.arguments, converter.scalar_registry, converter.config
-            )
-            args = JobListArgs.of(request.settings, **arguments)
+            args = JobListArgs.of(request.settings, **arguments_of(request))
             listing = args.listing(request.organization, settings_page_size(request.settings))
             return lambda fetch: connection.run(fetch, request, listing)
 
         return root
+
+    def _arguments(
+        self, definition: GraphQLField, node: FieldNode
+    ) -> Callable[[Request], dict[str, Any]]:
+        """The field's arguments as its strawberry resolver would receive them, per request."""
+        strawberry_field = (definition.extensions or {})[STRAWBERRY_FIELD]
+        converter = self.strawberry.schema_converter
+
+        def arguments(request: Request) -> dict[str, Any]:
+            values = get_argument_values(definition, node, request.variables)
+            converted: dict[str, Any] = convert_arguments(
+                values, strawberry_field.arguments, converter.scalar_registry, converter.config
+            )
+            return converted
+
+        return arguments
 
     def _stats_root(self, definition: GraphQLField, node: FieldNode, fdl: FieldDetailsList) -> Root:
         """jobStats: the service's one GROUP BY statement, its rows built into the selection."""
@@ -413,14 +424,10 @@ class _Planner:
                 parts.append((key, name, kind.name))
             else:
                 raise Unsupported(name)
-        strawberry_field = (definition.extensions or {})[STRAWBERRY_FIELD]
-        converter = self.strawberry.schema_converter
+        arguments_of = self._arguments(definition, node)
 
         def root(request: Request) -> Callable[[Fetch], Awaitable[Any]]:
-            values = get_argument_values(definition, node, request.variables)
-            arguments = convert_arguments(
-                values, strawberry_field.arguments, converter.scalar_registry, converter.config
-            )
+            arguments = arguments_of(request)
             statement, dimensions = stats_statement(
                 request.settings,
                 request.organization,

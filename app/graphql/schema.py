@@ -6,12 +6,6 @@ from typing import Any
 
 import strawberry
 from graphql import (
-    BooleanValueNode,
-    ConstListValueNode,
-    ConstObjectFieldNode,
-    ConstObjectValueNode,
-    ConstValueNode,
-    FloatValueNode,
     GraphQLArgument,
     GraphQLDefaultInput,
     GraphQLError,
@@ -20,12 +14,9 @@ from graphql import (
     GraphQLInterfaceType,
     GraphQLObjectType,
     GraphQLSchema,
-    IntValueNode,
-    NameNode,
-    NullValueNode,
-    StringValueNode,
     Undefined,
     ast_from_value,
+    value_to_literal,
 )
 from strawberry.schema.config import StrawberryConfig
 
@@ -106,29 +97,9 @@ def _json_defaults_as_literals(schema: GraphQLSchema) -> None:
             continue
         try:
             ast_from_value(item.default_value, item.type)
-        except TypeError:  # read before default_value, which strawberry's printer still uses
-            item.default = GraphQLDefaultInput(literal=_literal(item.default_value))
-
-
-def _literal(value: Any) -> ConstValueNode:
-    """A JSON value as a GraphQL literal."""
-    if isinstance(value, dict):
-        return ConstObjectValueNode(
-            fields=tuple(
-                ConstObjectFieldNode(name=NameNode(value=k), value=_literal(v))
-                for k, v in value.items()
-            )
-        )
-    if isinstance(value, list):
-        return ConstListValueNode(values=tuple(_literal(v) for v in value))
-    if value is None:
-        return NullValueNode()
-    if isinstance(value, bool):
-        return BooleanValueNode(value=value)
-    if isinstance(value, int | float):
-        kind = IntValueNode if isinstance(value, int) else FloatValueNode
-        return kind(value=str(value))
-    return StringValueNode(value=str(value))
+        except TypeError:  # `default` is read first; strawberry's printer still reads the other
+            literal = value_to_literal(item.default_value, item.type)  # objects and lists too
+            item.default = GraphQLDefaultInput(literal=literal)
 
 
 def schema_sdl() -> str:
