@@ -88,6 +88,7 @@ async def test_serve_writes_json_lines_with_start_up_and_access(env: Env, tmp_pa
     if env.backend == "postgres":
         assert "postgres:***@" in messages[1]
     assert any(m.startswith("limits: depth 10, aliases 30, tokens 5000") for m in messages)
+    assert "links: from each request; forwarded headers from: 127.0.0.1, ::1" in messages
     (access,) = [line for line in lines if line["logger"] == "jobql.access"][-1:]
     assert access["request_id"] == "serve-1"
     assert (access["method"], access["path"], access["operation"], access["status"]) == (
