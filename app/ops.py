@@ -132,9 +132,9 @@ async def startup_report(settings: Settings) -> list[str]:
         f"burst {s.rate_limit_burst} per key",
         f"metrics: {'token' if s.metrics_token else 'this host only'}; "
         f"CORS origins: {', '.join(s.cors_origins) or 'none'}",
-        f"documents: {_documents(s)}",
         f"links: {s.public_url or 'from each request'}; "
         f"forwarded headers from: {', '.join(s.trusted_proxies) or 'nobody'}",
+        f"documents: {_documents(s)}",
     ]
 
 
